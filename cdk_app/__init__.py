@@ -1,0 +1,1 @@
+"""PutOnly: browser events straight into the site owner's DynamoDB table."""

@@ -1,0 +1,65 @@
+"""The events table and the analysts' read-only policy for it."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from cdk_app import envelope
+
+ANALYST_ACTIONS = (
+    "dynamodb:BatchGetItem",
+    "dynamodb:DescribeTable",
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+)
+
+
+class EventsTable(Construct):
+    """Envelope items keyed by visitor identity; grows without maintenance, cost capped by ``write_cap_units``."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, write_cap_units: int, destroy_on_removal: bool) -> None:
+        super().__init__(scope, construct_id)
+        string = dynamodb.AttributeType.STRING
+        self.table = dynamodb.Table(
+            self,
+            "Table",
+            partition_key=dynamodb.Attribute(name=envelope.PARTITION_KEY, type=string),
+            sort_key=dynamodb.Attribute(name=envelope.SORT_KEY, type=string),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            # The cost ceiling: a flood of writes is throttled instead of billed.
+            max_write_request_units=write_cap_units,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute=envelope.TTL_ATTRIBUTE,
+            deletion_protection=not destroy_on_removal,
+            removal_policy=RemovalPolicy.DESTROY if destroy_on_removal else RemovalPolicy.RETAIN,
+        )
+        # Per-subject queries ("plays of song 123 in November") without a hot partition on the table.
+        # Only small attributes are projected, so each envelope costs one extra write unit, not a second copy.
+        self.table.add_global_secondary_index(
+            index_name=envelope.GSI_NAME,
+            partition_key=dynamodb.Attribute(name=envelope.GSI_PARTITION_KEY, type=string),
+            sort_key=dynamodb.Attribute(name=envelope.GSI_SORT_KEY, type=string),
+            projection_type=dynamodb.ProjectionType.INCLUDE,
+            non_key_attributes=list(envelope.GSI_PROJECTED),
+            max_write_request_units=write_cap_units,
+        )
+        self.index_arn = f"{self.table.table_arn}/index/{envelope.GSI_NAME}"
+
+        self.analyst_policy = iam.ManagedPolicy(
+            self,
+            "AnalystReadOnly",
+            description="PutOnly: read the events table and its index (no writes). Attach to analysts' roles.",
+            statements=[
+                iam.PolicyStatement(
+                    sid="ReadEvents",
+                    actions=list(ANALYST_ACTIONS),
+                    resources=[self.table.table_arn, self.index_arn],
+                )
+            ],
+        )

@@ -1,0 +1,225 @@
+"""The tracker's home: a private bucket behind CloudFront, holding the loader, the worker and config.json."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from aws_cdk import Duration, RemovalPolicy, Stack, Token
+from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_cloudfront as cloudfront
+from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_deployment as s3deploy
+from constructs import Construct
+
+from cdk_app.nag import acknowledge
+
+LOADER_KEY = "v1/putonly.js"
+CONFIG_KEY = "v1/config.json"
+WORKER_GLOB = "v1/worker.*"  # worker.<contenthash>.js and its source map
+# The loader and config.json change in place, so caches keep them briefly; the worker's name
+# changes with its content, so it is cached for a year.
+SHORT_CACHE = "public, max-age=300"
+IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
+HSTS_SECONDS = 63_072_000  # two years
+
+
+class TrackerSite(Construct):
+    """Publishes ``dist_dir`` plus a deploy-time ``config.json`` through CloudFront.
+
+    Exposes ``bucket``, ``distribution``, ``response_headers_policy``, ``domain_name`` and ``loader_url``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        dist_dir: str,
+        config: Mapping[str, Any],
+        cors_origins: Sequence[str],
+        price_class: cloudfront.PriceClass,
+        destroy_on_removal: bool,
+        domain_name: str | None = None,
+        certificate_arn: str | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            versioned=True,
+            removal_policy=RemovalPolicy.DESTROY if destroy_on_removal else RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            self.bucket.node.default_child,  # type: ignore[arg-type]
+            "AwsSolutions-S1",
+            "Holds only the public tracker build, written solely by CloudFormation deployments (recorded in "
+            "CloudTrail) and read solely by CloudFront; access logs would record nothing an owner acts on.",
+        )
+
+        self.response_headers_policy = cloudfront.ResponseHeadersPolicy(
+            self,
+            "Headers",
+            comment="PutOnly tracker: CORS for the owner's sites, embeddable under COEP, nosniff, HSTS",
+            cors_behavior=cloudfront.ResponseHeadersCorsBehavior(
+                access_control_allow_origins=list(cors_origins),
+                access_control_allow_methods=["GET", "HEAD"],
+                access_control_allow_headers=["*"],
+                access_control_allow_credentials=False,
+                access_control_max_age=Duration.days(1),
+                origin_override=True,
+            ),
+            custom_headers_behavior=cloudfront.ResponseCustomHeadersBehavior(
+                custom_headers=[
+                    cloudfront.ResponseCustomHeader(
+                        header="Cross-Origin-Resource-Policy", value="cross-origin", override=True
+                    )
+                ]
+            ),
+            security_headers_behavior=cloudfront.ResponseSecurityHeadersBehavior(
+                content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
+                strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
+                    access_control_max_age=Duration.seconds(HSTS_SECONDS),
+                    include_subdomains=True,
+                    override=True,
+                ),
+            ),
+        )
+
+        certificate = (
+            acm.Certificate.from_certificate_arn(self, "Certificate", certificate_arn) if certificate_arn else None
+        )
+        self.distribution = cloudfront.Distribution(
+            self,
+            "Distribution",
+            comment="PutOnly tracker",
+            default_behavior=cloudfront.BehaviorOptions(
+                origin=origins.S3BucketOrigin.with_origin_access_control(self.bucket),
+                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+                allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD_OPTIONS,
+                cached_methods=cloudfront.CachedMethods.CACHE_GET_HEAD_OPTIONS,
+                cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
+                response_headers_policy=self.response_headers_policy,
+                compress=True,
+            ),
+            http_version=cloudfront.HttpVersion.HTTP2_AND_3,
+            price_class=price_class,
+            domain_names=[domain_name] if domain_name else None,
+            certificate=certificate,
+            minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021 if certificate else None,
+        )
+        self.domain_name = domain_name or self.distribution.distribution_domain_name
+        self.loader_url = f"https://{self.domain_name}/{LOADER_KEY}"
+        self._acknowledge_distribution(custom_domain=domain_name is not None)
+
+        # Hashed worker files first and never pruned: pages holding an older loader keep working.
+        workers = s3deploy.BucketDeployment(
+            self,
+            "DeployWorker",
+            destination_bucket=self.bucket,
+            sources=[s3deploy.Source.asset(dist_dir)],
+            exclude=["*"],
+            include=[WORKER_GLOB],
+            cache_control=[s3deploy.CacheControl.from_string(IMMUTABLE_CACHE)],
+            prune=False,
+        )
+        entry = s3deploy.BucketDeployment(
+            self,
+            "DeployLoader",
+            destination_bucket=self.bucket,
+            sources=[s3deploy.Source.asset(dist_dir), s3deploy.Source.json_data(CONFIG_KEY, dict(config))],
+            exclude=[WORKER_GLOB, "build.json"],
+            cache_control=[s3deploy.CacheControl.from_string(SHORT_CACHE)],
+            prune=False,
+            distribution=self.distribution,
+            distribution_paths=[f"/{LOADER_KEY}", f"/{CONFIG_KEY}"],
+        )
+        # The loader names the new worker, so the worker must be in place before the loader changes.
+        entry.node.add_dependency(workers)
+        self._acknowledge_deployment_handler(workers)
+
+    def _acknowledge_distribution(self, *, custom_domain: bool) -> None:
+        dist = self.distribution.node.default_child
+        assert dist is not None
+        acknowledge(
+            dist,
+            "AwsSolutions-CFR1",
+            "The tracker must load for visitors of the owner's site wherever they are; a geo restriction "
+            "belongs on the site itself, not on its analytics script.",
+        )
+        acknowledge(
+            dist,
+            "AwsSolutions-CFR2",
+            "Serves three small static, public, cacheable files with no write path behind them; Shield Standard "
+            "covers volumetric abuse and the events table has its own write cap, so WAF would only add cost.",
+        )
+        acknowledge(
+            dist,
+            "AwsSolutions-CFR3",
+            "Every page view fetches the tracker; CloudFront access logs would duplicate the site's own traffic "
+            "logs at a per-request cost, and the events themselves are the analytics record.",
+        )
+        if not custom_domain:
+            acknowledge(
+                dist,
+                "AwsSolutions-CFR4",
+                "No custom domain is configured, so the default *.cloudfront.net certificate is used and CloudFront "
+                "fixes its minimum TLS policy; set domainName and certificateArn to enforce TLSv1.2_2021.",
+            )
+
+    def _acknowledge_deployment_handler(self, deployment: s3deploy.BucketDeployment) -> None:
+        """The copy function CDK's BucketDeployment runs at deploy time (one per stack, shared)."""
+        stack = Stack.of(self)
+
+        def literal(value: str, placeholder: str) -> str:
+            return placeholder if Token.is_unresolved(value) else value
+
+        partition = literal(stack.partition, "<AWS::Partition>")
+        account = literal(stack.account, "<AWS::AccountId>")
+        region = literal(stack.region, "<AWS::Region>")
+        bucket_id = stack.get_logical_id(self.bucket.node.default_child)  # type: ignore[arg-type]
+        role = deployment.handler_role.node.default_child
+        policy = deployment.handler_role.node.find_child("DefaultPolicy").node.default_child
+        assert role is not None and policy is not None
+        why_copy = (
+            "CDK's BucketDeployment copy function: it reads this stack's asset zip from the CDK bootstrap bucket "
+            "and syncs it into the tracker bucket at deploy time; CDK generates these grants"
+        )
+        for finding, reason in (
+            ("Action::s3:GetBucket*", why_copy + " (read the bootstrap and tracker buckets' metadata)."),
+            ("Action::s3:GetObject*", why_copy + " (read the asset zip and existing tracker objects)."),
+            ("Action::s3:List*", why_copy + " (list what is already deployed before syncing)."),
+            ("Action::s3:Abort*", why_copy + " (abort failed multipart uploads of tracker files)."),
+            ("Action::s3:DeleteObject*", why_copy + " (replace objects; pruning is off, so old workers stay)."),
+            (
+                f"Resource::arn:{partition}:s3:::cdk-hnb659fds-assets-{account}-{region}/*",
+                why_copy + " (assets are content-addressed objects under the bootstrap bucket).",
+            ),
+            (f"Resource::<{bucket_id}.Arn>/*", why_copy + " (it writes the tracker files, so objects of this bucket)."),
+            (
+                "Resource::*",
+                "CDK's BucketDeployment copy function invalidates the loader and config.json in CloudFront after a "
+                "deploy; cloudfront:CreateInvalidation/GetInvalidation take no resource narrower than the account.",
+            ),
+        ):
+            acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
+        acknowledge(
+            role,
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
+            "CDK's BucketDeployment copy function needs only to write its own CloudWatch logs, which is exactly "
+            "what this AWS managed policy grants; it runs only during deploys.",
+        )
+        handler = next(
+            child for child in stack.node.children if child.node.id.startswith("Custom::CDKBucketDeployment")
+        ).node.default_child
+        assert handler is not None
+        acknowledge(
+            handler,
+            "AwsSolutions-L1",
+            "The runtime of CDK's BucketDeployment copy function is chosen by aws-cdk-lib (pinned in "
+            "requirements.txt) and moves with its upgrades; it runs only during deploys.",
+        )

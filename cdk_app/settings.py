@@ -1,0 +1,217 @@
+"""Deployment settings: parsed once from cdk.json context into a frozen, typed object.
+
+Only ``app.py`` reads context; it hands the raw values to :func:`parse_settings`. Every bad value
+raises :class:`SettingsError` with one line naming the key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+DEFAULT_ENV = "dev"
+
+_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
+_ORIGIN = re.compile(r"^https?://(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$")
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", re.IGNORECASE)
+_CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[0-9a-f-]{36}$")
+_PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
+_REMOVAL_POLICIES = ("retain", "destroy")
+
+# DynamoDB's default per-table on-demand maximum is 40,000 write request units per second.
+MAX_WRITE_CAP = 40_000
+# An envelope item must stay well under DynamoDB's 400 KB item limit.
+MAX_ENVELOPE_BYTES = 350_000
+
+
+class SettingsError(ValueError):
+    """A setting has a value that is not allowed. The message is one line meant for humans."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a deployment can be configured with. Field docs are the README's settings table."""
+
+    env_name: str
+    region: str
+    write_cap_units: int
+    retention_days: int
+    cors_origins: tuple[str, ...]
+    removal_policy: str
+    price_class: str
+    domain_name: str | None
+    certificate_arn: str | None
+    max_event_bytes: int
+    envelope_max_bytes: int
+    envelope_max_events: int
+    max_delay_seconds: int
+    outbox_max_events: int
+    outbox_max_bytes: int
+
+    @property
+    def destroy_on_removal(self) -> bool:
+        return self.removal_policy == "destroy"
+
+    @property
+    def stack_prefix(self) -> str:
+        return f"PutOnly-{self.env_name}"
+
+    def tracker_limits(self) -> dict[str, int]:
+        """The limits the tracker enforces, published in config.json."""
+        return {
+            "maxEventBytes": self.max_event_bytes,
+            "envelopeMaxBytes": self.envelope_max_bytes,
+            "envelopeMaxEvents": self.envelope_max_events,
+            "maxDelaySeconds": self.max_delay_seconds,
+            "outboxMaxEvents": self.outbox_max_events,
+            "outboxMaxBytes": self.outbox_max_bytes,
+            "retentionDays": self.retention_days,
+        }
+
+
+# context key (camelCase, as in cdk.json) -> Settings field
+_KEYS = {
+    "region": "region",
+    "writeCapUnits": "write_cap_units",
+    "retentionDays": "retention_days",
+    "corsOrigins": "cors_origins",
+    "removalPolicy": "removal_policy",
+    "priceClass": "price_class",
+    "domainName": "domain_name",
+    "certificateArn": "certificate_arn",
+    "maxEventBytes": "max_event_bytes",
+    "envelopeMaxBytes": "envelope_max_bytes",
+    "envelopeMaxEvents": "envelope_max_events",
+    "maxDelaySeconds": "max_delay_seconds",
+    "outboxMaxEvents": "outbox_max_events",
+    "outboxMaxBytes": "outbox_max_bytes",
+}
+SETTING_KEYS = tuple(_KEYS)
+
+# Integer settings: (lowest, highest) allowed.
+_INT_RANGES = {
+    "writeCapUnits": (1, MAX_WRITE_CAP),
+    "retentionDays": (0, 36_500),
+    "maxEventBytes": (64, 65_536),
+    "envelopeMaxBytes": (1_024, MAX_ENVELOPE_BYTES),
+    "envelopeMaxEvents": (1, 10_000),
+    "maxDelaySeconds": (1, 3_600),
+    "outboxMaxEvents": (100, 1_000_000),
+    "outboxMaxBytes": (65_536, 500_000_000),
+}
+
+
+def _fail(env: str, key: str, value: object, allowed: str) -> SettingsError:
+    return SettingsError(f"setting {key}={value!r} (env {env}) is not allowed: {allowed}")
+
+
+def _int(env: str, key: str, value: object) -> int:
+    low, high = _INT_RANGES[key]
+    allowed = f"an integer from {low} to {high}"
+    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+        value = int(value)  # values given with -c on the command line arrive as strings
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise _fail(env, key, value, allowed)
+    return value
+
+
+def _choice(env: str, key: str, value: object, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise _fail(env, key, value, "one of " + ", ".join(choices))
+    return str(value)
+
+
+def _origins(env: str, key: str, value: object) -> tuple[str, ...]:
+    if isinstance(value, str):  # -c corsOrigins=https://a.example,https://b.example
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    allowed = '"*" alone, or a non-empty list of origins like "https://www.example.com" (no path)'
+    if not isinstance(value, list) or not value or not all(isinstance(o, str) for o in value):
+        raise _fail(env, key, value, allowed)
+    if "*" in value and len(value) > 1:
+        raise _fail(env, key, value, allowed)
+    for origin in value:
+        if origin != "*" and not _ORIGIN.match(origin):
+            raise _fail(env, key, origin, allowed)
+    return tuple(value)
+
+
+def _optional(env: str, key: str, value: object, pattern: re.Pattern[str], allowed: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not pattern.match(value):
+        raise _fail(env, key, value, allowed)
+    return value
+
+
+def parse_settings(
+    env_name: object,
+    environments: object,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build :class:`Settings` for ``env_name`` from the ``putonly:environments`` context value.
+
+    ``overrides`` are single keys given on the command line (``-c writeCapUnits=500``); they win
+    over the environment's values.
+    """
+    if not isinstance(environments, Mapping) or not environments:
+        raise SettingsError(
+            "context putonly:environments is missing or empty: cdk.json must define at least one environment"
+        )
+    env = DEFAULT_ENV if env_name in (None, "") else env_name
+    if not isinstance(env, str) or env not in environments:
+        raise SettingsError(f"setting env={env!r} is not allowed: one of {', '.join(sorted(environments))}")
+    raw = environments[env]
+    if not isinstance(raw, Mapping):
+        raise SettingsError(f"context putonly:environments.{env} must be an object of settings")
+    values = {**raw, **(overrides or {})}
+
+    unknown = sorted(set(values) - set(_KEYS))
+    if unknown:
+        raise _fail(env, unknown[0], values[unknown[0]], "a known key: " + ", ".join(SETTING_KEYS))
+    missing = [k for k in _KEYS if k not in values and k not in ("domainName", "certificateArn")]
+    if missing:
+        raise SettingsError(f"setting {missing[0]} (env {env}) is missing from cdk.json")
+
+    region = values["region"]
+    if not isinstance(region, str) or not _REGION.match(region):
+        raise _fail(env, "region", region, 'an AWS region name like "us-east-1"')
+
+    domain = _optional(
+        env, "domainName", values.get("domainName"), _HOSTNAME, 'null, or a host name like "t.example.com"'
+    )
+    cert = _optional(
+        env,
+        "certificateArn",
+        values.get("certificateArn"),
+        _CERT_ARN,
+        "null, or the ARN of an ACM certificate in us-east-1 (CloudFront reads certificates only there)",
+    )
+    if (domain is None) != (cert is None):
+        key, value = ("certificateArn", cert) if domain is None else ("domainName", domain)
+        raise _fail(env, key, value, "domainName and certificateArn must be set together, or both null")
+
+    ints = {key: _int(env, key, values[key]) for key in _INT_RANGES}
+    if ints["maxEventBytes"] > ints["envelopeMaxBytes"] // 2:
+        raise _fail(
+            env,
+            "maxEventBytes",
+            ints["maxEventBytes"],
+            "at most half of envelopeMaxBytes, so an envelope holds two events",
+        )
+    if ints["outboxMaxBytes"] < ints["envelopeMaxBytes"]:
+        raise _fail(env, "outboxMaxBytes", ints["outboxMaxBytes"], "at least envelopeMaxBytes")
+
+    parsed: dict[str, Any] = {
+        "env_name": env,
+        "region": region,
+        "cors_origins": _origins(env, "corsOrigins", values["corsOrigins"]),
+        "removal_policy": _choice(env, "removalPolicy", values["removalPolicy"], _REMOVAL_POLICIES),
+        "price_class": _choice(env, "priceClass", values["priceClass"], _PRICE_CLASSES),
+        "domain_name": domain,
+        "certificate_arn": cert,
+        **{_KEYS[key]: value for key, value in ints.items()},
+    }
+    assert {f.name for f in fields(Settings)} == set(parsed)
+    return Settings(**parsed)

@@ -1,0 +1,1 @@
+"""Thin stacks: they compose cdk_app constructs and wire grants and outputs."""

@@ -1,0 +1,115 @@
+"""The events table: keys, cost cap, recovery, retention, and the analysts' read-only policy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk.assertions import Template
+from syrupy.extensions.json import JSONSnapshotExtension
+
+from cdk_app import envelope
+from tests.conftest import Deployment, mask_asset_hashes, one, resources
+
+
+def test_snapshot(dev: Deployment, snapshot: Any) -> None:
+    assert mask_asset_hashes(dev.data) == snapshot.use_extension(JSONSnapshotExtension)
+
+
+def test_table_keys_are_visitor_identity_and_time(dev: Deployment) -> None:
+    table = one(dev.data, "AWS::DynamoDB::Table")["Properties"]
+    assert table["KeySchema"] == [
+        {"AttributeName": "pk", "KeyType": "HASH"},
+        {"AttributeName": "sk", "KeyType": "RANGE"},
+    ]
+    assert {"AttributeName": "pk", "AttributeType": "S"} in table["AttributeDefinitions"]
+    assert {"AttributeName": "sk", "AttributeType": "S"} in table["AttributeDefinitions"]
+
+
+def test_on_demand_with_a_write_cap_from_settings(dev: Deployment, prod: Deployment) -> None:
+    for deployment in (dev, prod):
+        Template.from_json(deployment.data).has_resource_properties(
+            "AWS::DynamoDB::Table",
+            {
+                "BillingMode": "PAY_PER_REQUEST",
+                "OnDemandThroughput": {"MaxWriteRequestUnits": deployment.settings.write_cap_units},
+            },
+        )
+    assert dev.settings.write_cap_units != prod.settings.write_cap_units
+
+
+def test_point_in_time_recovery_and_ttl(dev: Deployment) -> None:
+    Template.from_json(dev.data).has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+            "TimeToLiveSpecification": {"AttributeName": "expires_at", "Enabled": True},
+        },
+    )
+
+
+def test_prod_table_is_retained_and_protected(prod: Deployment) -> None:
+    table = one(prod.data, "AWS::DynamoDB::Table")
+    assert table["DeletionPolicy"] == "Retain"
+    assert table["UpdateReplacePolicy"] == "Retain"
+    assert table["Properties"]["DeletionProtectionEnabled"] is True
+
+
+def test_dev_table_can_be_destroyed(dev: Deployment) -> None:
+    table = one(dev.data, "AWS::DynamoDB::Table")
+    assert table["DeletionPolicy"] == "Delete"
+    assert table["Properties"]["DeletionProtectionEnabled"] is False
+
+
+def test_by_subject_index_projects_only_small_attributes(dev: Deployment) -> None:
+    (gsi,) = one(dev.data, "AWS::DynamoDB::Table")["Properties"]["GlobalSecondaryIndexes"]
+    assert gsi["IndexName"] == "by_subject"
+    assert gsi["KeySchema"] == [
+        {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+        {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+    ]
+    assert gsi["Projection"]["ProjectionType"] == "INCLUDE"
+    assert sorted(gsi["Projection"]["NonKeyAttributes"]) == sorted(envelope.GSI_PROJECTED)
+    assert "events" not in gsi["Projection"]["NonKeyAttributes"]
+    assert gsi["OnDemandThroughput"] == {"MaxWriteRequestUnits": dev.settings.write_cap_units}
+
+
+def _analyst_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    policy = one(template, "AWS::IAM::ManagedPolicy")
+    return policy["Properties"]["PolicyDocument"]["Statement"]
+
+
+def test_analyst_policy_reads_table_and_index_only(dev: Deployment) -> None:
+    (statement,) = _analyst_statements(dev.data)
+    assert statement["Effect"] == "Allow"
+    assert sorted(statement["Action"]) == [
+        "dynamodb:BatchGetItem",
+        "dynamodb:DescribeTable",
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:Scan",
+    ]
+    table_id = next(k for k, v in dev.data["Resources"].items() if v["Type"] == "AWS::DynamoDB::Table")
+    assert statement["Resource"] == [
+        {"Fn::GetAtt": [table_id, "Arn"]},
+        {"Fn::Join": ["", [{"Fn::GetAtt": [table_id, "Arn"]}, "/index/by_subject"]]},
+    ]
+
+
+def test_analyst_policy_grants_no_write(dev: Deployment) -> None:
+    writes = ("Put", "Update", "Delete", "Write", "Create", "Restore", "Import", "Export", "*")
+    for statement in _analyst_statements(dev.data):
+        for action in statement["Action"]:
+            assert not any(word in action for word in writes), action
+
+
+def test_only_the_table_and_the_analyst_policy(dev: Deployment) -> None:
+    assert {r["Type"] for r in dev.data["Resources"].values()} - {"AWS::CDK::Metadata"} == {
+        "AWS::DynamoDB::Table",
+        "AWS::IAM::ManagedPolicy",
+    }
+    assert resources(dev.data, "AWS::IAM::Policy") == []
+
+
+def test_outputs_table_name_and_analyst_policy(dev: Deployment) -> None:
+    outputs = Template.from_json(dev.data).find_outputs("*")
+    assert {"TableName", "AnalystPolicyArn"} <= set(outputs)

@@ -1,0 +1,144 @@
+"""Settings: every key is validated, and a bad value gives one line naming key, value and what is allowed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from cdk_app.settings import SettingsError, parse_settings
+from tests.conftest import CERT_ARN, ROOT, cdk_context
+
+ENVIRONMENTS = cdk_context()["putonly:environments"]
+
+
+def test_dev_is_the_default_environment() -> None:
+    settings = parse_settings(None, ENVIRONMENTS)
+    assert settings.env_name == "dev"
+    assert settings.destroy_on_removal is True
+    assert settings.stack_prefix == "PutOnly-dev"
+
+
+def test_prod_retains_data_and_keeps_events_forever() -> None:
+    settings = parse_settings("prod", ENVIRONMENTS)
+    assert settings.removal_policy == "retain"
+    assert settings.destroy_on_removal is False
+    assert settings.retention_days == 0
+
+
+def test_settings_are_frozen() -> None:
+    settings = parse_settings("dev", ENVIRONMENTS)
+    with pytest.raises(AttributeError):
+        settings.region = "eu-west-1"  # type: ignore[misc]
+
+
+def test_command_line_overrides_arrive_as_strings_and_are_parsed() -> None:
+    settings = parse_settings(
+        "dev", ENVIRONMENTS, {"writeCapUnits": "500", "corsOrigins": "https://a.example,https://b.example:8443"}
+    )
+    assert settings.write_cap_units == 500
+    assert settings.cors_origins == ("https://a.example", "https://b.example:8443")
+
+
+def test_custom_domain_with_certificate() -> None:
+    settings = parse_settings("dev", ENVIRONMENTS, {"domainName": "t.example.com", "certificateArn": CERT_ARN})
+    assert (settings.domain_name, settings.certificate_arn) == ("t.example.com", CERT_ARN)
+
+
+def test_tracker_limits_are_published_with_their_config_names() -> None:
+    limits = parse_settings("dev", ENVIRONMENTS).tracker_limits()
+    assert set(limits) == {
+        "maxEventBytes",
+        "envelopeMaxBytes",
+        "envelopeMaxEvents",
+        "maxDelaySeconds",
+        "outboxMaxEvents",
+        "outboxMaxBytes",
+        "retentionDays",
+    }
+
+
+BAD: list[tuple[str, dict[str, Any], str]] = [
+    ("region", {"region": "mars-1"}, "setting region='mars-1' (env dev) is not allowed: an AWS region name"),
+    ("region-type", {"region": 42}, "setting region=42"),
+    ("cap-zero", {"writeCapUnits": 0}, "setting writeCapUnits=0 (env dev) is not allowed: an integer from 1 to 40000"),
+    ("cap-huge", {"writeCapUnits": 40001}, "writeCapUnits=40001"),
+    ("cap-bool", {"writeCapUnits": True}, "writeCapUnits=True"),
+    ("cap-float", {"writeCapUnits": 1.5}, "writeCapUnits=1.5"),
+    ("cap-text", {"writeCapUnits": "lots"}, "writeCapUnits='lots'"),
+    ("retention", {"retentionDays": -1}, "retentionDays=-1 (env dev) is not allowed: an integer from 0 to 36500"),
+    ("cors-empty", {"corsOrigins": []}, "corsOrigins=[]"),
+    ("cors-path", {"corsOrigins": ["https://a.example/path"]}, "corsOrigins='https://a.example/path'"),
+    ("cors-star-mixed", {"corsOrigins": ["*", "https://a.example"]}, '"*" alone'),
+    ("cors-scheme", {"corsOrigins": ["ftp://a.example"]}, "corsOrigins='ftp://a.example'"),
+    (
+        "removal",
+        {"removalPolicy": "snapshot"},
+        "removalPolicy='snapshot' (env dev) is not allowed: one of retain, destroy",
+    ),
+    ("price", {"priceClass": "cheap"}, "priceClass='cheap' (env dev) is not allowed: one of PriceClass_100"),
+    ("domain-bad", {"domainName": "not a host", "certificateArn": CERT_ARN}, "domainName='not a host'"),
+    ("domain-alone", {"domainName": "t.example.com"}, "domainName and certificateArn must be set together"),
+    ("cert-alone", {"certificateArn": CERT_ARN}, "certificateArn="),
+    (
+        "cert-region",
+        {"domainName": "t.example.com", "certificateArn": CERT_ARN.replace("us-east-1", "eu-west-1")},
+        "ACM certificate in us-east-1",
+    ),
+    ("event-bytes", {"maxEventBytes": 10}, "maxEventBytes=10 (env dev) is not allowed: an integer from 64 to 65536"),
+    ("event-vs-envelope", {"maxEventBytes": 9000, "envelopeMaxBytes": 16384}, "at most half of envelopeMaxBytes"),
+    ("envelope-huge", {"envelopeMaxBytes": 400_000}, "envelopeMaxBytes=400000"),
+    ("outbox-small", {"outboxMaxBytes": 65536, "envelopeMaxBytes": 100_000}, "outboxMaxBytes=65536"),
+    ("unknown", {"writeCap": 5}, "setting writeCap=5 (env dev) is not allowed: a known key: region, writeCapUnits"),
+]
+
+
+@pytest.mark.parametrize(("override", "message"), [(o, m) for _, o, m in BAD], ids=[i for i, _, _ in BAD])
+def test_bad_values_name_key_value_and_what_is_allowed(override: dict[str, Any], message: str) -> None:
+    with pytest.raises(SettingsError) as err:
+        parse_settings("dev", ENVIRONMENTS, override)
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_unknown_environment_lists_the_defined_ones() -> None:
+    with pytest.raises(SettingsError, match=r"^setting env='staging' is not allowed: one of dev, prod$"):
+        parse_settings("staging", ENVIRONMENTS)
+
+
+def test_missing_key_is_named() -> None:
+    broken = {"dev": {k: v for k, v in ENVIRONMENTS["dev"].items() if k != "region"}}
+    with pytest.raises(SettingsError, match=r"^setting region \(env dev\) is missing from cdk.json$"):
+        parse_settings("dev", broken)
+
+
+def test_missing_environments_block() -> None:
+    with pytest.raises(SettingsError, match="putonly:environments is missing"):
+        parse_settings("dev", None)
+
+
+def run_app(context: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({**cdk_context(), **context}), "CDK_OUTDIR": "/nonexistent"}
+    return subprocess.run(
+        [sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+@pytest.mark.parametrize(
+    ("context", "line"),
+    [
+        ({"env": "prod", "writeCapUnits": "0"}, "putonly: setting writeCapUnits=0 (env prod) is not allowed"),
+        ({"env": "qa"}, "putonly: setting env='qa' is not allowed: one of dev, prod"),
+    ],
+)
+def test_synth_stops_with_one_line_and_no_stack_trace(context: dict[str, Any], line: str) -> None:
+    result = run_app(context)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    errors = [ln for ln in result.stderr.splitlines() if ln.startswith("putonly:")]
+    assert len(errors) == 1 and errors[0].startswith(line)
+    assert "Traceback" not in result.stderr and "jsii" not in result.stderr

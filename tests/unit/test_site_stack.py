@@ -1,0 +1,160 @@
+"""The tracker site: private bucket, CloudFront with OAC, headers, cache rules and the deploy-time config."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_cdk.assertions import Template
+from syrupy.extensions.json import JSONSnapshotExtension
+
+from tests.conftest import CERT_ARN, Deployment, Synth, mask_asset_hashes, one, resources
+
+
+def test_snapshot(dev: Deployment, snapshot: Any) -> None:
+    assert mask_asset_hashes(dev.site) == snapshot.use_extension(JSONSnapshotExtension)
+
+
+def _bucket_id(template: dict[str, Any]) -> str:
+    return next(k for k, v in template["Resources"].items() if v["Type"] == "AWS::S3::Bucket")
+
+
+def test_bucket_is_private_encrypted_and_versioned(dev: Deployment) -> None:
+    bucket = one(dev.site, "AWS::S3::Bucket")["Properties"]
+    assert bucket["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert bucket["BucketEncryption"] == {
+        "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+    }
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert "WebsiteConfiguration" not in bucket
+
+
+def test_bucket_policy_denies_plain_http_and_admits_only_this_distribution(dev: Deployment) -> None:
+    statements = one(dev.site, "AWS::S3::BucketPolicy")["Properties"]["PolicyDocument"]["Statement"]
+    deny, allow = statements
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert allow["Effect"] == "Allow"
+    assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert allow["Action"] == "s3:GetObject"
+    source_arn = json.dumps(allow["Condition"]["StringEquals"]["AWS:SourceArn"])
+    distribution_id = next(k for k, v in dev.site["Resources"].items() if v["Type"] == "AWS::CloudFront::Distribution")
+    assert distribution_id in source_arn
+    assert len(statements) == 2
+
+
+def test_cloudfront_reads_the_bucket_through_origin_access_control(dev: Deployment) -> None:
+    oac = one(dev.site, "AWS::CloudFront::OriginAccessControl")["Properties"]["OriginAccessControlConfig"]
+    assert (oac["OriginAccessControlOriginType"], oac["SigningBehavior"]) == ("s3", "always")
+    config = one(dev.site, "AWS::CloudFront::Distribution")["Properties"]["DistributionConfig"]
+    (origin,) = config["Origins"]
+    assert "OriginAccessControlId" in origin
+    assert origin["S3OriginConfig"]["OriginAccessIdentity"] == ""  # no legacy OAI
+    assert resources(dev.site, "AWS::CloudFront::CloudFrontOriginAccessIdentity") == []
+
+
+def _behaviors(template: dict[str, Any]) -> list[dict[str, Any]]:
+    config = one(template, "AWS::CloudFront::Distribution")["Properties"]["DistributionConfig"]
+    return [config["DefaultCacheBehavior"], *config.get("CacheBehaviors", [])]
+
+
+def test_every_behavior_is_https_compressed_and_carries_the_headers_policy(dev: Deployment) -> None:
+    policy_id = next(
+        k for k, v in dev.site["Resources"].items() if v["Type"] == "AWS::CloudFront::ResponseHeadersPolicy"
+    )
+    for behavior in _behaviors(dev.site):
+        assert behavior["ViewerProtocolPolicy"] == "redirect-to-https"
+        assert behavior["Compress"] is True
+        assert behavior["ResponseHeadersPolicyId"] == {"Ref": policy_id}
+
+
+def test_http2_and_http3_and_price_class_from_settings(dev: Deployment, prod: Deployment) -> None:
+    for deployment in (dev, prod):
+        config = one(deployment.site, "AWS::CloudFront::Distribution")["Properties"]["DistributionConfig"]
+        assert config["HttpVersion"] == "http2and3"
+        assert config["PriceClass"] == deployment.settings.price_class
+    assert dev.settings.price_class != prod.settings.price_class
+
+
+def _headers_policy(template: dict[str, Any]) -> dict[str, Any]:
+    policy = one(template, "AWS::CloudFront::ResponseHeadersPolicy")
+    return dict(policy["Properties"]["ResponseHeadersPolicyConfig"])
+
+
+def test_headers_policy_cors_corp_nosniff_hsts(dev: Deployment) -> None:
+    config = _headers_policy(dev.site)
+    cors = config["CorsConfig"]
+    assert cors["AccessControlAllowOrigins"] == {"Items": ["*"]}
+    assert cors["AccessControlAllowMethods"] == {"Items": ["GET", "HEAD"]}
+    assert cors["AccessControlAllowCredentials"] is False
+    assert cors["OriginOverride"] is True
+    assert config["CustomHeadersConfig"] == {
+        "Items": [{"Header": "Cross-Origin-Resource-Policy", "Value": "cross-origin", "Override": True}]
+    }
+    security = config["SecurityHeadersConfig"]
+    assert security["ContentTypeOptions"] == {"Override": True}
+    hsts = security["StrictTransportSecurity"]
+    assert hsts["AccessControlMaxAgeSec"] >= 31_536_000 and hsts["IncludeSubdomains"] is True and hsts["Override"]
+
+
+def test_cors_origins_come_from_settings(with_domain: Deployment) -> None:
+    cors = _headers_policy(with_domain.site)["CorsConfig"]
+    assert cors["AccessControlAllowOrigins"] == {"Items": ["https://www.example.com"]}
+
+
+def test_custom_domain_uses_its_certificate_and_modern_tls(with_domain: Deployment, dev: Deployment) -> None:
+    config = one(with_domain.site, "AWS::CloudFront::Distribution")["Properties"]["DistributionConfig"]
+    assert config["Aliases"] == ["t.example.com"]
+    assert config["ViewerCertificate"] == {
+        "AcmCertificateArn": CERT_ARN,
+        "MinimumProtocolVersion": "TLSv1.2_2021",
+        "SslSupportMethod": "sni-only",
+    }
+    assert with_domain.site["Outputs"]["LoaderUrl"]["Value"] == "https://t.example.com/v1/putonly.js"
+    assert "ViewerCertificate" not in one(dev.site, "AWS::CloudFront::Distribution")["Properties"]["DistributionConfig"]
+
+
+def _deployments(template: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r["Properties"] for r in resources(template, "Custom::CDKBucketDeployment")]
+
+
+def test_hashed_worker_is_immutable_for_a_year(dev: Deployment) -> None:
+    (worker,) = [d for d in _deployments(dev.site) if d.get("Include") == ["v1/worker.*"]]
+    assert worker["Exclude"] == ["*"]
+    assert worker["SystemMetadata"] == {"cache-control": "public, max-age=31536000, immutable"}
+    assert worker["Prune"] is False  # pages holding an older loader still find their worker
+
+
+def test_loader_and_config_are_cached_briefly_and_invalidated(dev: Deployment) -> None:
+    (entry,) = [d for d in _deployments(dev.site) if "v1/worker.*" in d.get("Exclude", [])]
+    assert entry["SystemMetadata"] == {"cache-control": "public, max-age=300"}
+    assert entry["Prune"] is False
+    assert sorted(entry["DistributionPaths"]) == ["/v1/config.json", "/v1/putonly.js"]
+
+
+def test_config_json_carries_pool_table_region_and_limits(dev: Deployment, synthesized: Synth) -> None:
+    (entry,) = [d for d in _deployments(dev.site) if "v1/worker.*" in d.get("Exclude", [])]
+    markers = json.dumps(entry["SourceMarkers"])
+    assert "PutOnly-dev-Identity:ExportsOutputRefGuestsPool" in markers
+    assert "PutOnly-dev-Data:ExportsOutputRefEventsTable" in markers
+    key = entry["SourceObjectKeys"][1].removesuffix(".zip")
+    config_text = (synthesized.outdir / f"asset.{key}" / "v1" / "config.json").read_text()
+    config = json.loads(config_text.replace("<<marker:0xbaba:0>>", '"POOL"').replace("<<marker:0xbaba:1>>", '"T"'))
+    assert config == {
+        "v": 1,
+        "region": "us-east-1",
+        "identityPoolId": "POOL",
+        "tableName": "T",
+        **dev.settings.tracker_limits(),
+    }
+
+
+def test_outputs_loader_url_snippet_and_region(dev: Deployment) -> None:
+    outputs = Template.from_json(dev.site).find_outputs("*")
+    assert {"LoaderUrl", "Snippet", "Region"} <= set(outputs)
+    snippet = json.dumps(outputs["Snippet"]["Value"])
+    assert "<script" in snippet and "/v1/putonly.js" in snippet

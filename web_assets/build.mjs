@@ -1,0 +1,46 @@
+// Builds the tracker into dist/v1: the content-hashed worker first, then the loader that names it.
+// Prints min and gzip sizes. Usage: node build.mjs
+import { build } from 'esbuild';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+
+const root = dirname(fileURLToPath(import.meta.url));
+const out = join(root, 'dist', 'v1');
+const common = {
+  bundle: true,
+  minify: true,
+  format: 'iife',
+  target: 'es2020',
+  sourcemap: true,
+  legalComments: 'none',
+  metafile: true,
+  logLevel: 'warning',
+};
+
+rmSync(join(root, 'dist'), { recursive: true, force: true });
+mkdirSync(out, { recursive: true });
+
+const worker = await build({
+  ...common,
+  entryPoints: { worker: join(root, 'src', 'worker.js') },
+  entryNames: '[name].[hash]',
+  outdir: out,
+});
+const workerFile = Object.keys(worker.metafile.outputs).map((p) => basename(p)).find((p) => p.endsWith('.js'));
+
+await build({
+  ...common,
+  entryPoints: [join(root, 'src', 'loader.js')],
+  outfile: join(out, 'putonly.js'),
+  define: { __PUTONLY_WORKER__: JSON.stringify(workerFile) },
+});
+
+const sizes = {};
+for (const file of ['putonly.js', workerFile]) {
+  const bytes = readFileSync(join(out, file));
+  sizes[file] = { min: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length };
+  console.log(`${file.padEnd(28)} ${String(bytes.length).padStart(7)} B min ${String(sizes[file].gzip).padStart(6)} B gzip -9`);
+}
+writeFileSync(join(root, 'dist', 'build.json'), JSON.stringify({ worker: `v1/${workerFile}`, sizes }, null, 2) + '\n');

@@ -1,0 +1,2 @@
+// Placeholder worker until the tracker lands.
+self.onmessage = () => {};
