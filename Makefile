@@ -71,6 +71,7 @@ format: setup ## apply ruff's formatting and autofixes
 
 test: lint synth ## every check: lint, types, real cdk synth + cfn-lint, pytest, tracker unit tests
 	$(VENV)/bin/cfn-lint
+	cd web_assets && npm test
 	$(PY) -m pytest $(ARGS)
 
 deploy: setup ## cdk deploy all stacks to your AWS account (ENV=dev|prod)

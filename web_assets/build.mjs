@@ -16,6 +16,8 @@ const common = {
   sourcemap: true,
   legalComments: 'none',
   metafile: true,
+  mainFields: ['module', 'main'],
+  platform: 'browser',
   logLevel: 'warning',
 };
 

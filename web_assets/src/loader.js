@@ -1,8 +1,105 @@
-// Placeholder loader until the tracker lands: starts the hashed worker from a same-origin Blob.
+// PutOnly loader: the classic script pages include. It validates track() calls synchronously, stamps
+// them, and hands them to a same-origin Blob worker that imports the content-hashed worker bundle.
 /* global __PUTONLY_WORKER__ */
+import { newId } from './ids.js';
+import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, serializeData } from './validate.js';
+
 (() => {
-  const script = document.currentScript;
-  const base = new URL('.', script.src).href;
-  const blob = new Blob([`importScripts(${JSON.stringify(base + __PUTONLY_WORKER__)})`], { type: 'text/javascript' });
-  window.putonly = { worker: new Worker(URL.createObjectURL(blob)) };
+  const w = /** @type {any} */ (window);
+  const stub = w.putonly;
+  if (stub && stub.version) return; // included twice: keep the first
+
+  const script = /** @type {HTMLScriptElement | null} */ (document.currentScript) ||
+    [...document.querySelectorAll('script[src]')].find((s) => /\/putonly\.js(\?|$)/.test(/** @type {HTMLScriptElement} */ (s).src));
+  if (!script) throw new Error('putonly: cannot find the <script> that loaded putonly.js');
+  const base = new URL('.', /** @type {HTMLScriptElement} */ (script).src).href;
+  // new Worker() must be same-origin, so a Blob worker imports the bundle from the tracker's origin.
+  const source = `importScripts(${JSON.stringify(base + __PUTONLY_WORKER__)})`;
+  const worker = new Worker(URL.createObjectURL(new Blob([source], { type: 'text/javascript' })));
+
+  const api = /** @type {EventTarget & Record<string, any>} */ (new EventTarget());
+  let maxEventBytes = DEFAULT_MAX_EVENT_BYTES;
+  let consented = true;
+  /** @type {object[]} */
+  let outgoing = [];
+  let flushes = 0;
+  /** @type {Map<number, {resolve: (v: undefined) => void, reject: (e: Error) => void}>} */
+  const waiting = new Map();
+
+  const send = () => {
+    worker.postMessage({ t: 'track', events: outgoing });
+    outgoing = [];
+  };
+
+  /**
+   * Records one event. Returns its id, or null when tracking is off (consent withdrawn).
+   * @param {string} topic what happened, e.g. "song_player" (lower case letters, digits, _ . -)
+   * @param {unknown} data any JSON value (plain objects, arrays, strings, finite numbers, booleans, null)
+   * @param {{subject?: string | number}} [options] what it happened to, e.g. {subject: "song-123"}
+   */
+  api.track = (topic, data, options, ts = Date.now()) => {
+    checkTopic(topic);
+    if (options !== undefined && (options === null || typeof options !== 'object' || Array.isArray(options))) {
+      throw new TypeError('putonly: options must be an object like {subject: "song-123"}');
+    }
+    for (const key in options) if (key !== 'subject') throw new TypeError(`putonly: unknown option "${key}"; the only option is subject`);
+    const subject = checkSubject(options && options.subject);
+    const { json, bytes } = serializeData(data, maxEventBytes);
+    if (!consented) return null;
+    const id = newId();
+    if (!outgoing.length) queueMicrotask(send);
+    outgoing.push({ id, ts, topic, subject, json, bytes });
+    return id;
+  };
+
+  /** Resolves once every event tracked so far is stored; rejects with the reason otherwise. */
+  api.flush = () => {
+    if (outgoing.length) send();
+    const n = ++flushes;
+    worker.postMessage({ t: 'flush', n });
+    return new Promise((resolve, reject) => waiting.set(n, { resolve, reject }));
+  };
+
+  /** consent(false) stops tracking and clears the outbox; consent(true) resumes. Remembered per origin. */
+  api.consent = (/** @type {boolean} */ value) => {
+    if (typeof value !== 'boolean') throw new TypeError('putonly: consent() takes true or false');
+    consented = value;
+    if (!value) outgoing = [];
+    worker.postMessage({ t: 'consent', value });
+  };
+  api.version = 1;
+
+  worker.onmessage = ({ data }) => {
+    if (data.t === 'ready') {
+      consented = data.consent;
+      maxEventBytes = data.maxEventBytes || maxEventBytes;
+    } else if (data.t === 'flushed') {
+      const waiter = waiting.get(data.n);
+      waiting.delete(data.n);
+      if (waiter) data.error ? waiter.reject(new Error(data.error)) : waiter.resolve(undefined);
+    } else if (data.t === 'sent' || data.t === 'drop' || data.t === 'error') {
+      api.dispatchEvent(new CustomEvent(data.t, { detail: data }));
+      if (data.t !== 'sent') console.warn(data.message || `putonly: ${data.ids.length} events dropped (${data.reason})`);
+    }
+  };
+
+  const hide = () => {
+    if (outgoing.length) send();
+    worker.postMessage({ t: 'hide' });
+  };
+  document.addEventListener('visibilitychange', () => document.visibilityState === 'hidden' && hide());
+  window.addEventListener('pagehide', hide);
+  worker.postMessage({ t: 'init', base });
+
+  w.putonly = api;
+  // Calls made through the snippet's stub before this script loaded, in order, with their own times.
+  for (const [name, args, ts] of (stub && stub.q) || []) {
+    try {
+      if (name === 'track') api.track(args[0], args[1], args[2], ts);
+      else if (name === 'consent') api.consent(args[0]);
+    } catch (err) {
+      api.dispatchEvent(new CustomEvent('error', { detail: { ids: [], message: /** @type {Error} */ (err).message } }));
+      console.warn(/** @type {Error} */ (err).message);
+    }
+  }
 })();

@@ -1,2 +1,329 @@
-// Placeholder worker until the tracker lands.
-self.onmessage = () => {};
+// The PutOnly worker: keeps every event in an IndexedDB outbox, packs events into envelopes, and writes
+// each envelope with one signed PutItem until DynamoDB has it. Started by the loader from a Blob.
+import { GuestCredentials, call, signPutItem } from './aws.js';
+import { Packer, seal, split, toItem } from './envelope.js';
+import { newId } from './ids.js';
+import { backoff, classify } from './retry.js';
+import { Outbox } from './store.js';
+import { checkSubject, checkTopic } from './validate.js';
+
+const MAX_IN_FLIGHT = 4;
+const DRAIN_EVERY_MS = 5_000;
+const FLUSH_TIMEOUT_MS = 60_000;
+const LOCK_PREFIX = 'putonly-owner:';
+
+/** @typedef {import('./envelope.js').Envelope & {owner: string, attempt?: number}} Stored */
+
+const owner = newId();
+/** @type {Outbox} */
+let outbox;
+/** @type {any} */
+let config;
+/** @type {Packer} */
+let packer;
+/** @type {GuestCredentials} */
+let credentials;
+let consent = true;
+/** Serializes outbox writes so they land in the order they were made. */
+let chain = Promise.resolve();
+/** @type {Stored[]} */
+const queue = [];
+const inFlight = new Set();
+/** Ids of this page's events not yet stored or dropped, for flush(). */
+const pending = new Set();
+/** @type {{n: number, ids: Set<string>, failures: string[], timer: any}[]} */
+const flushes = [];
+/** @type {any[]} */
+let early = [];
+let lastError = '';
+let dueTimer = 0;
+let totals = { count: 0, bytes: 0 };
+
+/** @param {object} message */
+const post = (message) => self.postMessage(message);
+/** @param {() => Promise<unknown>} work */
+const serial = (work) => (chain = chain.then(work, work));
+
+self.onmessage = (/** @type {MessageEvent} */ { data }) => {
+  if (data.t === 'init') start(data.base).catch((err) => report([], `putonly: cannot start: ${err.message || err}`));
+  else if (!outbox) early.push(data);
+  else handle(data);
+};
+
+/** @param {any} data */
+function handle(data) {
+  if (data.t === 'track') accept(data.events);
+  else if (data.t === 'hide') sealGroups(packer ? packer.all() : []);
+  else if (data.t === 'flush') flush(data.n);
+  else if (data.t === 'consent') setConsent(Boolean(data.value));
+}
+
+/** @param {string} base the URL of the folder the loader came from */
+async function start(base) {
+  outbox = await Outbox.open();
+  // Held until this worker ends: other tabs see our records are owned by a live worker.
+  await new Promise((granted) => navigator.locks.request(LOCK_PREFIX + owner, () => (granted(undefined), new Promise(() => {}))));
+  consent = (await outbox.getMeta('consent')) !== false;
+  for (const data of early) handle(data);
+  early = [];
+  config = await fetchConfig(base);
+  post({ t: 'ready', consent, maxEventBytes: config.maxEventBytes });
+  packer = new Packer(config);
+  credentials = new GuestCredentials({
+    config,
+    fetch: (input, init) => fetch(input, init),
+    loadId: () => outbox.getMeta('identityId'),
+    saveId: (id) => outbox.setMeta('identityId', id),
+  });
+  // Events stored before the config arrived join the packer now.
+  await serial(async () => {
+    for (const event of await outbox.all('events', owner)) sealGroups(packer.add(event));
+  });
+  await drain();
+  setInterval(drain, DRAIN_EVERY_MS);
+  self.addEventListener('online', () => {
+    drain();
+    pump();
+  });
+  schedule();
+}
+
+/** @param {string} base */
+async function fetchConfig(base) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const response = await fetch(new URL('config.json', base).href, { cache: 'no-cache' });
+      if (response.ok) return await response.json();
+      lastError = `config.json: HTTP ${response.status}`;
+    } catch (err) {
+      lastError = `config.json: ${/** @type {Error} */ (err).message}`;
+    }
+    await new Promise((resume) => setTimeout(resume, backoff(attempt)));
+  }
+}
+
+/** Events from the loader: checked again, stored, then packed. @param {any[]} events */
+function accept(events) {
+  if (!consent) return;
+  const valid = [];
+  for (const event of events) {
+    try {
+      checkTopic(event.topic);
+      checkSubject(event.subject || undefined);
+      if (config && event.bytes > config.maxEventBytes) {
+        throw new RangeError(`putonly: data is ${event.bytes} bytes as JSON; the limit is ${config.maxEventBytes}`);
+      }
+      valid.push({ ...event, owner });
+      pending.add(event.id);
+    } catch (err) {
+      report([event.id], /** @type {Error} */ (err).message);
+    }
+  }
+  if (!valid.length) return;
+  totals.count += valid.length;
+  totals.bytes += valid.reduce((sum, e) => sum + e.bytes, 0);
+  const packNow = Boolean(packer); // otherwise start() packs them from the outbox once the config is in
+  serial(async () => {
+    await outbox.addEvents(valid);
+    if (packNow) for (const event of valid) sealGroups(packer.add(event));
+    schedule();
+  });
+  if (packNow && (totals.count > config.outboxMaxEvents || totals.bytes > config.outboxMaxBytes)) {
+    sealGroups(packer.all());
+    serial(dropOldest);
+  }
+}
+
+/** Seals groups of events into envelopes (persisted before their first send). @param {any[][]} groups */
+function sealGroups(groups) {
+  for (const events of groups) {
+    const envelope = /** @type {Stored} */ ({ ...seal(events, config), owner });
+    serial(async () => {
+      await outbox.seal(envelope);
+      enqueue(envelope);
+    });
+  }
+}
+
+/** @param {Stored} envelope */
+function enqueue(envelope) {
+  if (!consent) return;
+  queue.push(envelope);
+  pump();
+}
+
+function pump() {
+  while (inFlight.size < MAX_IN_FLIGHT && queue.length && navigator.onLine) {
+    const envelope = /** @type {Stored} */ (queue.shift());
+    inFlight.add(envelope.id);
+    deliver(envelope).finally(() => {
+      inFlight.delete(envelope.id);
+      pump();
+    });
+  }
+}
+
+/** One attempt to write ``envelope``; decides what happens next from the reply. @param {Stored} envelope */
+async function deliver(envelope) {
+  let reply;
+  try {
+    const creds = await credentials.get();
+    const request = await signPutItem({ config, credentials: creds, item: toItem(envelope, creds.identityId) });
+    reply = await call(fetch, request);
+  } catch (err) {
+    reply = /** @type {any} */ (err).reply || { networkError: true, message: /** @type {Error} */ (err).message };
+  }
+  const outcome = classify(reply);
+  if (outcome === 'ok') {
+    await serial(() => outbox.deleteEnvelopes([envelope.id]));
+    totals.count -= envelope.count;
+    settle(envelope.ids);
+    post({ t: 'sent', ids: envelope.ids, envelope: envelope.id, topic: envelope.topic, subject: envelope.subject });
+    return;
+  }
+  lastError = reply.networkError ? `network error: ${reply.message}` : `${reply.status} ${reply.message || ''}`.trim();
+  if (outcome === 'refresh' && (envelope.attempt || 0) < 2) {
+    credentials.invalidate();
+    envelope.attempt = (envelope.attempt || 0) + 1;
+    queue.unshift(envelope);
+  } else if (outcome === 'invalid') {
+    await reject(envelope, reply.message || 'ValidationException');
+  } else {
+    // Network errors, 5xx, throttling, and anything unexpected: the events stay in the outbox.
+    if (outcome === 'fatal') report([], `putonly: DynamoDB refused an envelope: ${lastError}; retrying later`);
+    retryLater(envelope);
+  }
+}
+
+/** DynamoDB refused the envelope as invalid: split until the bad event is alone, then drop only it. */
+async function reject(/** @type {Stored} */ envelope, /** @type {string} */ reason) {
+  if (envelope.count === 1) {
+    await serial(() => outbox.deleteEnvelopes([envelope.id]));
+    totals.count -= 1;
+    report(envelope.ids, `putonly: DynamoDB rejected event ${envelope.ids[0]}: ${reason}`);
+    return;
+  }
+  const halves = split(envelope, config).map((half) => /** @type {Stored} */ ({ ...half, owner }));
+  await serial(() => outbox.replaceEnvelope(envelope.id, halves));
+  for (const half of halves) enqueue(half);
+}
+
+/** @param {Stored} envelope */
+function retryLater(envelope) {
+  const attempt = envelope.attempt || 0;
+  envelope.attempt = attempt + 1;
+  setTimeout(() => enqueue(envelope), navigator.onLine ? backoff(attempt) : 0);
+}
+
+/** Envelopes left by workers that are gone (closed tabs, earlier page loads): one tab at a time adopts them. */
+async function drain() {
+  if (!consent || !config) return;
+  await navigator.locks.request('putonly-drain', { ifAvailable: true }, async (lock) => {
+    if (!lock) return;
+    const live = new Set((await navigator.locks.query()).held?.map((l) => l.name));
+    for (const other of await outbox.owners()) {
+      if (other === owner || live.has(LOCK_PREFIX + other)) continue;
+      const adopted = await serial(() => outbox.adopt(other, owner));
+      const { events, envelopes } = /** @type {{events: any[], envelopes: Stored[]}} */ (adopted);
+      for (const envelope of envelopes) enqueue(envelope);
+      const loose = new Packer(config);
+      for (const event of events) sealGroups(loose.add(event));
+      sealGroups(loose.all());
+    }
+    const [events, envelopes] = await Promise.all([outbox.all('events'), outbox.all('envelopes')]);
+    totals = {
+      count: events.length + envelopes.reduce((sum, e) => sum + e.count, 0),
+      bytes: events.reduce((sum, e) => sum + e.bytes, 0) + envelopes.reduce((sum, e) => sum + e.bytes, 0),
+    };
+  });
+}
+
+/** Past the outbox bounds, the oldest envelopes are dropped (and reported) to make room. */
+async function dropOldest() {
+  const envelopes = (await outbox.all('envelopes')).filter((e) => !inFlight.has(e.id)).sort((a, b) => a.first - b.first);
+  const dropped = [];
+  while (envelopes.length && (totals.count > config.outboxMaxEvents || totals.bytes > config.outboxMaxBytes)) {
+    const oldest = envelopes.shift();
+    dropped.push(oldest);
+    totals.count -= oldest.count;
+    totals.bytes -= oldest.bytes;
+  }
+  if (!dropped.length) return;
+  await outbox.deleteEnvelopes(dropped.map((e) => e.id));
+  const gone = new Set(dropped.map((e) => e.id));
+  queue.splice(0, queue.length, ...queue.filter((e) => !gone.has(e.id)));
+  const ids = dropped.flatMap((e) => e.ids);
+  settle(ids, 'outbox full: oldest events dropped');
+  post({ t: 'drop', ids, reason: 'outbox-full' });
+}
+
+/** @param {string[]} ids @param {string} message */
+function report(ids, message) {
+  lastError = message;
+  if (ids.length) settle(ids, message);
+  post({ t: 'error', ids, message });
+}
+
+/** Marks events as done for flush(); ``failure`` when they were dropped. @param {string[]} ids @param {string} [failure] */
+function settle(ids, failure) {
+  for (const id of ids) pending.delete(id);
+  for (const waiter of [...flushes]) {
+    for (const id of ids) {
+      if (waiter.ids.delete(id) && failure) waiter.failures.push(`${id}: ${failure}`);
+    }
+    if (!waiter.ids.size) finishFlush(waiter);
+  }
+}
+
+/** @param {number} n */
+function flush(n) {
+  if (!consent) return post({ t: 'flushed', n, error: 'putonly: tracking is off (consent withdrawn)' });
+  const waiter = { n, ids: new Set(pending), failures: /** @type {string[]} */ ([]), timer: 0 };
+  if (!waiter.ids.size) return post({ t: 'flushed', n });
+  if (packer) sealGroups(packer.all());
+  if (!navigator.onLine) {
+    return post({ t: 'flushed', n, error: `putonly: offline; ${waiter.ids.size} events wait in the outbox until the browser is online` });
+  }
+  waiter.timer = setTimeout(() => {
+    flushes.splice(flushes.indexOf(waiter), 1);
+    post({ t: 'flushed', n, error: `putonly: ${waiter.ids.size} events not stored within ${FLUSH_TIMEOUT_MS / 1000} s (last error: ${lastError || 'none'}); they stay in the outbox` });
+  }, FLUSH_TIMEOUT_MS);
+  flushes.push(waiter);
+}
+
+/** @param {{n: number, failures: string[], timer: any}} waiter */
+function finishFlush(waiter) {
+  clearTimeout(waiter.timer);
+  flushes.splice(flushes.indexOf(/** @type {any} */ (waiter)), 1);
+  post({ t: 'flushed', n: waiter.n, error: waiter.failures.length ? `putonly: ${waiter.failures.length} events were dropped: ${waiter.failures[0]}` : undefined });
+}
+
+/** @param {boolean} value */
+async function setConsent(value) {
+  consent = value;
+  await serial(() => outbox.setMeta('consent', value));
+  if (value) return;
+  packer?.clear();
+  queue.length = 0;
+  pending.clear();
+  totals = { count: 0, bytes: 0 };
+  await serial(() => outbox.clear());
+  for (const waiter of [...flushes]) {
+    clearTimeout(waiter.timer);
+    flushes.splice(flushes.indexOf(waiter), 1);
+    post({ t: 'flushed', n: waiter.n, error: 'putonly: tracking is off (consent withdrawn)' });
+  }
+}
+
+/** One timer for the next group that reaches maxDelaySeconds. */
+function schedule() {
+  clearTimeout(dueTimer);
+  const wait = packer ? packer.nextDueIn() : -1;
+  if (wait >= 0) {
+    dueTimer = setTimeout(() => {
+      sealGroups(packer.due());
+      schedule();
+    }, wait);
+  }
+}
+

@@ -1,0 +1,81 @@
+"""The worker's SigV4 signature for PutItem, recomputed independently with botocore, must match."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from typing import Any
+
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+from tests.conftest import ROOT
+
+
+@pytest.fixture(scope="module")
+def captured() -> dict[str, Any]:
+    node = shutil.which("node")
+    assert node, "node is needed (make setup puts Node 24 in the venv)"
+    result = subprocess.run(
+        [node, "test/sign-capture.mjs"], cwd=ROOT / "web_assets", capture_output=True, text=True, timeout=60, check=True
+    )
+    return dict(json.loads(result.stdout))
+
+
+def _authorization_parts(header: str) -> dict[str, str]:
+    algorithm, rest = header.split(" ", 1)
+    assert algorithm == "AWS4-HMAC-SHA256"
+    return dict(part.strip().split("=", 1) for part in rest.split(","))
+
+
+def test_signature_matches_botocore(captured: dict[str, Any]) -> None:
+    headers = captured["headers"]
+    parts = _authorization_parts(headers["authorization"])
+    signed = parts["SignedHeaders"].split(";")
+    creds = captured["credentials"]
+    request = AWSRequest(
+        method=captured["method"],
+        url=captured["url"],
+        data=captured["body"].encode(),
+        headers={name: headers[name] for name in signed if name != "host"},
+    )
+    request.context["timestamp"] = headers["x-amz-date"]
+    auth = SigV4Auth(
+        Credentials(creds["accessKeyId"], creds["secretAccessKey"], creds["sessionToken"]), "dynamodb", "us-east-1"
+    )
+    canonical = auth.canonical_request(request)
+    expected = auth.signature(auth.string_to_sign(request, canonical), request)
+    assert parts["SignedHeaders"] == auth.signed_headers(auth.headers_to_sign(request))
+    assert parts["Credential"] == f"{creds['accessKeyId']}/20231114/us-east-1/dynamodb/aws4_request"
+    assert parts["Signature"] == expected
+
+
+def test_signed_request_is_a_plain_put_item(captured: dict[str, Any]) -> None:
+    assert captured["method"] == "POST"
+    assert captured["headers"]["x-amz-target"] == "DynamoDB_20120810.PutItem"
+    assert captured["headers"]["x-amz-security-token"] == captured["credentials"]["sessionToken"]
+    body = json.loads(captured["body"])
+    assert set(body) == {"TableName", "Item"}  # no ReturnValues, no condition, no update expression
+    assert body["Item"]["pk"] == {"S": captured["credentials"]["identityId"]}
+
+
+def test_a_changed_body_changes_the_signature(captured: dict[str, Any]) -> None:
+    """Guards the test itself: botocore's signature depends on the body we hand it."""
+    headers = captured["headers"]
+    signed = _authorization_parts(headers["authorization"])["SignedHeaders"].split(";")
+    creds = captured["credentials"]
+    request = AWSRequest(
+        method="POST",
+        url=captured["url"],
+        data=captured["body"].replace("song_player", "song_pirate").encode(),
+        headers={name: headers[name] for name in signed if name != "host"},
+    )
+    request.context["timestamp"] = headers["x-amz-date"]
+    auth = SigV4Auth(
+        Credentials(creds["accessKeyId"], creds["secretAccessKey"], creds["sessionToken"]), "dynamodb", "us-east-1"
+    )
+    other = auth.signature(auth.string_to_sign(request, auth.canonical_request(request)), request)
+    assert other != _authorization_parts(headers["authorization"])["Signature"]

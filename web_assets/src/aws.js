@@ -1,0 +1,137 @@
+// The two AWS calls the worker makes: Cognito guest credentials (unsigned) and a SigV4-signed PutItem.
+import { AwsV4Signer } from 'aws4fetch';
+import { classify, errorType } from './retry.js';
+
+/**
+ * @typedef {{accessKeyId: string, secretAccessKey: string, sessionToken: string, expiresAt: number, identityId: string}} Credentials
+ * @typedef {{region: string, identityPoolId: string, tableName: string, endpoints?: {cognito?: string, dynamodb?: string}}} Config
+ * @typedef {{status?: number, body?: unknown, networkError?: boolean, message?: string}} Reply
+ */
+
+/** @param {Config} config */
+export const cognitoEndpoint = (config) => config.endpoints?.cognito || `https://cognito-identity.${config.region}.amazonaws.com/`;
+/** @param {Config} config */
+export const dynamodbEndpoint = (config) => config.endpoints?.dynamodb || `https://dynamodb.${config.region}.amazonaws.com/`;
+
+/**
+ * POSTs an AWS JSON request and never throws: network failures become {networkError: true}.
+ * @param {typeof fetch} fetchFn
+ * @param {RequestInfo} request
+ * @param {RequestInit} [init]
+ * @returns {Promise<Reply>}
+ */
+export async function call(fetchFn, request, init) {
+  let response;
+  try {
+    response = await fetchFn(request, init);
+  } catch (err) {
+    return { networkError: true, message: String(/** @type {Error} */ (err).message || err) };
+  }
+  const text = await response.text().catch(() => '');
+  let body;
+  try {
+    body = text ? JSON.parse(text) : {};
+  } catch {
+    body = { message: text.slice(0, 200) };
+  }
+  return { status: response.status, body, message: body && (body.message || body.Message || errorType(body)) };
+}
+
+/**
+ * Guest credentials from the identity pool. The identity id is kept by ``store`` so a returning visitor
+ * keeps one identity (and one partition). Credentials are refreshed before they expire: the smaller of
+ * five minutes and half their lifetime ahead.
+ */
+export class GuestCredentials {
+  /**
+   * @param {{config: Config, fetch: typeof fetch, now?: () => number, loadId: () => Promise<string | undefined>, saveId: (id: string) => Promise<void>}} options
+   */
+  constructor({ config, fetch, now = Date.now, loadId, saveId }) {
+    this.config = config;
+    this.fetch = fetch;
+    this.now = now;
+    this.loadId = loadId;
+    this.saveId = saveId;
+    /** @type {Credentials | undefined} */
+    this.current = undefined;
+    this.refreshAt = 0;
+    /** @type {Promise<Credentials> | undefined} */
+    this.pending = undefined;
+  }
+
+  /** @returns {Promise<Credentials>} */
+  get() {
+    if (this.current && this.now() < this.refreshAt) return Promise.resolve(this.current);
+    this.pending ||= this.fetchCredentials().finally(() => (this.pending = undefined));
+    return this.pending;
+  }
+
+  /** Forget the credentials (after an expired-token or bad-signature reply). */
+  invalidate() {
+    this.current = undefined;
+  }
+
+  /** @param {string} target @param {object} payload */
+  cognito(target, payload) {
+    return call(this.fetch, cognitoEndpoint(this.config), {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-amz-json-1.1', 'X-Amz-Target': `AWSCognitoIdentityService.${target}` },
+      body: JSON.stringify(payload),
+    });
+  }
+
+  /** @returns {Promise<Credentials>} */
+  async fetchCredentials() {
+    let identityId = await this.loadId();
+    for (let attempt = 0; attempt < 2; attempt++) {
+      if (!identityId) {
+        const reply = await this.cognito('GetId', { IdentityPoolId: this.config.identityPoolId });
+        if (classify(reply) !== 'ok') throw replyError('GetId', reply);
+        identityId = /** @type {any} */ (reply.body).IdentityId;
+        await this.saveId(/** @type {string} */ (identityId));
+      }
+      const reply = await this.cognito('GetCredentialsForIdentity', { IdentityId: identityId });
+      if (classify(reply) === 'ok') {
+        const c = /** @type {any} */ (reply.body).Credentials;
+        const expiresAt = Number(c.Expiration) * 1000;
+        const lifetime = Math.max(0, expiresAt - this.now());
+        this.refreshAt = expiresAt - Math.min(5 * 60_000, lifetime / 2);
+        this.current = { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretKey, sessionToken: c.SessionToken, expiresAt, identityId: /** @type {string} */ (identityId) };
+        return this.current;
+      }
+      // An identity the pool no longer knows (pool recreated): start a new one, once.
+      if (errorType(reply.body) !== 'ResourceNotFoundException') throw replyError('GetCredentialsForIdentity', reply);
+      identityId = undefined;
+    }
+    throw new Error('putonly: the identity pool refused every identity');
+  }
+}
+
+/** @param {string} what @param {Reply} reply */
+export function replyError(what, reply) {
+  const err = /** @type {Error & {reply: Reply}} */ (new Error(`putonly: ${what} failed: ${reply.networkError ? 'network error' : `${reply.status} ${errorType(reply.body)} ${reply.message || ''}`.trim()}`));
+  err.reply = reply;
+  return err;
+}
+
+/**
+ * A SigV4-signed DynamoDB PutItem request. ReturnValues is never sent (the guest policy allows only NONE).
+ * @param {{config: Config, credentials: Credentials, item: object, datetime?: string}} options
+ * @returns {Promise<Request>}
+ */
+export async function signPutItem({ config, credentials, item, datetime }) {
+  const signer = new AwsV4Signer({
+    method: 'POST',
+    url: dynamodbEndpoint(config),
+    headers: { 'Content-Type': 'application/x-amz-json-1.0', 'X-Amz-Target': 'DynamoDB_20120810.PutItem' },
+    body: JSON.stringify({ TableName: config.tableName, Item: item }),
+    accessKeyId: credentials.accessKeyId,
+    secretAccessKey: credentials.secretAccessKey,
+    sessionToken: credentials.sessionToken,
+    service: 'dynamodb',
+    region: config.region,
+    datetime,
+  });
+  const signed = await signer.sign();
+  return new Request(signed.url.toString(), { method: signed.method, headers: signed.headers, body: signed.body });
+}

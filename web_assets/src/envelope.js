@@ -1,0 +1,212 @@
+// Envelopes: events sharing topic+subject packed into one DynamoDB item, and the size accounting
+// that keeps each item under its byte bound and uses whole write units (1 KB each) well.
+import { newId } from './ids.js';
+import { utf8Length } from './validate.js';
+
+export const SCHEMA_VERSION = 1;
+const WRITE_UNIT = 1024;
+// Identity ids look like "us-east-1:" + a UUID; sizes are computed with one of that length.
+const SAMPLE_IDENTITY = 'us-east-1:00000000-0000-0000-0000-000000000000';
+
+/**
+ * @typedef {{id: string, ts: number, topic: string, subject: string, json: string, bytes: number}} Event
+ * @typedef {{id: string, topic: string, subject: string, ids: string[], count: number, first: number, last: number, events: string, sk: string, expiresAt: number, bytes: number}} Envelope
+ * @typedef {{envelopeMaxBytes: number, envelopeMaxEvents: number, maxDelaySeconds: number, retentionDays: number}} Limits
+ */
+
+/**
+ * Bytes one event adds to an envelope's ``events`` attribute: ,["<id>",<dt>,<data>]
+ * @param {Event} event
+ * @param {number} first time of the envelope's first event
+ */
+export function entryBytes(event, first) {
+  return event.id.length + event.bytes + 7 + String(Math.max(0, event.ts - first)).length;
+}
+
+/** DynamoDB's size of a number: about one byte per two significant digits, plus one. */
+export function numberSize(/** @type {number} */ n) {
+  const digits = String(Math.abs(n)).replace('.', '').replace(/^0+/, '').replace(/0+$/, '').length || 1;
+  return Math.ceil(digits / 2) + 1;
+}
+
+/**
+ * DynamoDB item size: attribute names plus values (strings as UTF-8, numbers as above).
+ * @param {Record<string, {S?: string, N?: string}>} item
+ */
+export function itemSize(item) {
+  let size = 0;
+  for (const [name, value] of Object.entries(item)) {
+    size += name.length + ('S' in value ? utf8Length(/** @type {string} */ (value.S)) : numberSize(Number(value.N)));
+  }
+  return size;
+}
+
+/** Write units DynamoDB charges for a put of an item of ``bytes``. */
+export function writeUnits(/** @type {number} */ bytes) {
+  return Math.max(1, Math.ceil(bytes / WRITE_UNIT));
+}
+
+/**
+ * Seals ``events`` (all one topic+subject) into an envelope. Encoding is compact: each event is
+ * [id, ms after the envelope's first event, data], and topic, subject and times are said once.
+ * @param {Event[]} events
+ * @param {Limits} limits
+ * @returns {Envelope}
+ */
+export function seal(events, limits, id = newId()) {
+  const sorted = [...events].sort((a, b) => a.ts - b.ts);
+  const first = sorted[0].ts;
+  const last = sorted[sorted.length - 1].ts;
+  let json = '[';
+  for (let i = 0; i < sorted.length; i++) {
+    const e = sorted[i];
+    json += (i ? ',["' : '["') + e.id + '",' + (e.ts - first) + ',' + e.json + ']';
+  }
+  json += ']';
+  const envelope = {
+    id,
+    topic: sorted[0].topic,
+    subject: sorted[0].subject,
+    ids: sorted.map((e) => e.id),
+    count: sorted.length,
+    first,
+    last,
+    events: json,
+    sk: `${new Date(first).toISOString()}#${id}`,
+    expiresAt: limits.retentionDays > 0 ? Math.floor(first / 1000) + limits.retentionDays * 86400 : 0,
+    bytes: 0,
+  };
+  envelope.bytes = itemSize(toItem(envelope, SAMPLE_IDENTITY));
+  return envelope;
+}
+
+/**
+ * The DynamoDB item for ``envelope`` in ``identityId``'s partition: the same bytes on every retry.
+ * @param {Envelope} envelope
+ * @param {string} identityId
+ */
+export function toItem(envelope, identityId) {
+  /** @type {Record<string, {S: string} | {N: string}>} */
+  const item = {
+    pk: { S: identityId },
+    sk: { S: envelope.sk },
+    topic: { S: envelope.topic },
+    events: { S: envelope.events },
+    count: { N: String(envelope.count) },
+    first_ts: { N: String(envelope.first) },
+    last_ts: { N: String(envelope.last) },
+    v: { N: String(SCHEMA_VERSION) },
+    gsi1pk: { S: `${envelope.topic}#${envelope.subject}` },
+    gsi1sk: { S: envelope.sk },
+  };
+  if (envelope.subject) item.subject = { S: envelope.subject };
+  if (envelope.expiresAt) item.expires_at = { N: String(envelope.expiresAt) };
+  return item;
+}
+
+/**
+ * Splits an envelope DynamoDB refused in two halves with new ids, to isolate a bad event.
+ * @param {Envelope} envelope
+ * @param {Limits} limits
+ * @returns {Envelope[]}
+ */
+export function split(envelope, limits) {
+  const entries = JSON.parse(envelope.events);
+  /** @type {Event[]} */
+  const events = entries.map((/** @type {[string, number, unknown]} */ [id, dt, data]) => {
+    const json = JSON.stringify(data);
+    return { id, ts: envelope.first + dt, topic: envelope.topic, subject: envelope.subject, json, bytes: utf8Length(json) };
+  });
+  const half = Math.ceil(events.length / 2);
+  return [seal(events.slice(0, half), limits), seal(events.slice(half), limits)];
+}
+
+/**
+ * Groups open events by topic+subject and decides when a group becomes an envelope: when it is full
+ * (bytes or count), when it has filled whole write units so that one more event would mostly pay for
+ * an empty unit, or when its oldest event has waited ``maxDelaySeconds``.
+ */
+export class Packer {
+  /** @param {Limits} limits @param {() => number} now */
+  constructor(limits, now = Date.now) {
+    this.limits = limits;
+    this.now = now;
+    this.minSealBytes = Math.min(4 * WRITE_UNIT, limits.envelopeMaxBytes);
+    /** @type {Map<string, {events: Event[], bytes: number, first: number, opened: number}>} */
+    this.groups = new Map();
+  }
+
+  /**
+   * Adds an event; returns the groups of events that are now ready to seal.
+   * @param {Event} event
+   * @returns {Event[][]}
+   */
+  add(event) {
+    const key = `${event.topic}#${event.subject}`;
+    const ready = [];
+    let group = this.groups.get(key);
+    if (group && group.bytes + entryBytes(event, group.first) > this.limits.envelopeMaxBytes) {
+      ready.push(group.events);
+      group = undefined;
+    }
+    if (group) {
+      group.events.push(event);
+      group.bytes += entryBytes(event, group.first);
+    } else {
+      // Exact size of a one-event envelope; later events add their entry's bytes.
+      group = { events: [event], bytes: seal([event], this.limits, 'x'.repeat(16)).bytes, first: event.ts, opened: this.now() };
+      this.groups.set(key, group);
+    }
+    if (this.isFull(group)) {
+      ready.push(group.events);
+      this.groups.delete(key);
+    }
+    return ready;
+  }
+
+  /** @param {{events: Event[], bytes: number, first: number}} group */
+  isFull(group) {
+    const { envelopeMaxBytes, envelopeMaxEvents } = this.limits;
+    if (group.events.length >= envelopeMaxEvents) return true;
+    const average = entryBytes(group.events[group.events.length - 1], group.first);
+    if (group.bytes + average > envelopeMaxBytes) return true;
+    // Whole write units used well: stop when one more event would mostly pay for an empty unit.
+    const slack = (WRITE_UNIT - (group.bytes % WRITE_UNIT)) % WRITE_UNIT;
+    return group.bytes >= this.minSealBytes && slack < average;
+  }
+
+  /** Groups whose oldest event has waited long enough. @returns {Event[][]} */
+  due() {
+    const limit = this.now() - this.limits.maxDelaySeconds * 1000;
+    return this.take((group) => group.opened <= limit);
+  }
+
+  /** Every open group (on hide, pagehide and flush). @returns {Event[][]} */
+  all() {
+    return this.take(() => true);
+  }
+
+  /** Milliseconds until the next group is due, or -1 when nothing is open. */
+  nextDueIn() {
+    let next = Infinity;
+    for (const group of this.groups.values()) next = Math.min(next, group.opened + this.limits.maxDelaySeconds * 1000);
+    return next === Infinity ? -1 : Math.max(0, next - this.now());
+  }
+
+  /** Drops open events (consent withdrawn). */
+  clear() {
+    this.groups.clear();
+  }
+
+  /** @param {(group: {opened: number}) => boolean} test */
+  take(test) {
+    const out = [];
+    for (const [key, group] of this.groups) {
+      if (test(group)) {
+        out.push(group.events);
+        this.groups.delete(key);
+      }
+    }
+    return out;
+  }
+}

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Packer, itemSize, numberSize, seal, split, toItem, writeUnits } from '../src/envelope.js';
+
+const limits = { envelopeMaxBytes: 16384, envelopeMaxEvents: 500, maxDelaySeconds: 30, retentionDays: 0 };
+// The 2015 post's play event: about 150 bytes of data.
+const play = (i, ts = 1_700_000_000_000 + i * 1000) => {
+  const json = JSON.stringify({ id: 123, user_id: '46', ip: '127.0.0.1', session_id: '12929219212', position: i, duration: 215, volume: 80, src: 'player' });
+  return { id: `ev${String(i).padStart(14, '0')}`, ts, topic: 'song_player', subject: 'song-123', json, bytes: json.length };
+};
+
+test('an envelope says topic, subject and times once, and each event as [id, dt, data]', () => {
+  const envelope = seal([play(1), play(0)], limits, 'ENV0000000000001');
+  assert.equal(envelope.first, 1_700_000_000_000);
+  assert.equal(envelope.last, 1_700_000_001_000);
+  assert.equal(envelope.sk, '2023-11-14T22:13:20.000Z#ENV0000000000001');
+  assert.deepEqual(envelope.ids, ['ev00000000000000', 'ev00000000000001']);
+  const events = JSON.parse(envelope.events);
+  assert.deepEqual(events.map(([id, dt]) => [id, dt]), [['ev00000000000000', 0], ['ev00000000000001', 1000]]);
+  assert.equal(events[1][2].position, 1);
+  assert.equal(envelope.expiresAt, 0);
+});
+
+test('the item has exactly the envelope attributes the guest policy allows', () => {
+  const allowed = ['pk', 'sk', 'topic', 'subject', 'events', 'count', 'first_ts', 'last_ts', 'v', 'gsi1pk', 'gsi1sk', 'expires_at'];
+  const item = toItem(seal([play(0)], { ...limits, retentionDays: 30 }), 'us-east-1:abc');
+  assert.deepEqual(Object.keys(item).sort(), [...allowed].sort());
+  assert.equal(item.pk.S, 'us-east-1:abc');
+  assert.equal(item.gsi1pk.S, 'song_player#song-123');
+  assert.equal(item.gsi1sk.S, item.sk.S);
+  assert.equal(item.expires_at.N, String(1_700_000_000 + 30 * 86400));
+  assert.ok(!('ReturnValues' in item));
+  const noSubject = toItem(seal([{ ...play(0), subject: '' }], limits), 'x');
+  assert.ok(!('subject' in noSubject) && !('expires_at' in noSubject));
+  assert.equal(noSubject.gsi1pk.S, 'song_player#');
+});
+
+test('the same envelope gives byte-identical items on every retry', () => {
+  const envelope = seal([play(0), play(1)], limits);
+  assert.equal(JSON.stringify(toItem(envelope, 'id')), JSON.stringify(toItem(structuredClone(envelope), 'id')));
+});
+
+test('item size follows DynamoDB: names plus UTF-8 strings plus numbers', () => {
+  assert.equal(numberSize(1_700_000_000_000), 2); // significant digits "17": 1 byte + 1
+  assert.equal(numberSize(12345), 4);
+  assert.equal(itemSize({ ab: { S: 'é' }, n: { N: '12' } }), 2 + 2 + 1 + 2);
+  assert.equal(writeUnits(1024), 1);
+  assert.equal(writeUnits(1025), 2);
+  assert.equal(writeUnits(0), 1);
+});
+
+test('splitting an envelope keeps every event exactly once, in two new envelopes', () => {
+  const envelope = seal([0, 1, 2, 3, 4].map((i) => play(i)), limits);
+  const halves = split(envelope, limits);
+  assert.equal(halves.length, 2);
+  assert.deepEqual(halves.flatMap((h) => h.ids), envelope.ids);
+  assert.notEqual(halves[0].id, envelope.id);
+  assert.deepEqual(JSON.parse(halves[1].events)[0][2], JSON.parse(envelope.events)[3][2]);
+});
+
+test('packer: the 2015 shape (one play per second) uses whole write units well', () => {
+  let now = 1_700_000_000_000;
+  const packer = new Packer(limits, () => now);
+  const envelopes = [];
+  for (let i = 0; i < 1000; i++) {
+    now = 1_700_000_000_000 + i * 1000;
+    for (const group of [...packer.add(play(i, now)), ...packer.due()]) envelopes.push(seal(group, limits));
+  }
+  for (const group of packer.all()) envelopes.push(seal(group, limits));
+  assert.equal(envelopes.reduce((n, e) => n + e.count, 0), 1000);
+  const units = envelopes.reduce((n, e) => n + writeUnits(e.bytes), 0);
+  assert.ok(envelopes.length <= 1000 / 20, `requests per 1,000 events: ${envelopes.length}`);
+  assert.ok(units <= 1000 / 5, `write units per 1,000 events: ${units}`);
+  for (const e of envelopes) assert.ok(e.last - e.first <= 30_000, 'no event waits longer than maxDelaySeconds');
+});
+
+test('packer: a burst fills envelopes up to the byte bound and never past it', () => {
+  const packer = new Packer({ ...limits, envelopeMaxBytes: 4096 }, () => 0);
+  const sealed = [];
+  for (let i = 0; i < 100; i++) sealed.push(...packer.add(play(i, 0)));
+  sealed.push(...packer.all());
+  const envelopes = sealed.map((g) => seal(g, limits));
+  assert.equal(envelopes.reduce((n, e) => n + e.count, 0), 100);
+  for (const e of envelopes) assert.ok(e.bytes <= 4096, `envelope of ${e.bytes} bytes`);
+});
+
+test('packer: count bound, separate groups per topic+subject, and the delay timer', () => {
+  let now = 0;
+  const packer = new Packer({ ...limits, envelopeMaxEvents: 3 }, () => now);
+  assert.deepEqual(packer.add(play(0, 0)), []);
+  assert.deepEqual(packer.add({ ...play(1, 0), subject: 'song-9' }), []);
+  assert.deepEqual(packer.add(play(2, 0)), []);
+  const full = packer.add(play(3, 0));
+  assert.equal(full.length, 1);
+  assert.equal(full[0].length, 3);
+  assert.equal(packer.nextDueIn(), 30_000);
+  now = 29_999;
+  assert.deepEqual(packer.due(), []);
+  now = 30_000;
+  const due = packer.due();
+  assert.equal(due.length, 1);
+  assert.equal(due[0][0].subject, 'song-9');
+  assert.equal(packer.nextDueIn(), -1);
+});
