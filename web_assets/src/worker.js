@@ -50,10 +50,15 @@ self.onmessage = (/** @type {MessageEvent} */ { data }) => {
   else handle(data);
 };
 
+/** Seals every open group once the writes queued before this call are done (hide, pagehide, flush). */
+function sealOpen() {
+  serial(async () => packer && sealGroups(packer.all()));
+}
+
 /** @param {any} data */
 function handle(data) {
   if (data.t === 'track') accept(data.events);
-  else if (data.t === 'hide') sealGroups(packer ? packer.all() : []);
+  else if (data.t === 'hide') sealOpen();
   else if (data.t === 'flush') flush(data.n);
   else if (data.t === 'consent') setConsent(Boolean(data.value));
 }
@@ -78,6 +83,7 @@ async function start(base) {
   // Events stored before the config arrived join the packer now.
   await serial(async () => {
     for (const event of await outbox.all('events', owner)) sealGroups(packer.add(event));
+    if (flushes.length) sealGroups(packer.all());
   });
   await drain();
   setInterval(drain, DRAIN_EVERY_MS);
@@ -280,7 +286,7 @@ function flush(n) {
   if (!consent) return post({ t: 'flushed', n, error: 'putonly: tracking is off (consent withdrawn)' });
   const waiter = { n, ids: new Set(pending), failures: /** @type {string[]} */ ([]), timer: 0 };
   if (!waiter.ids.size) return post({ t: 'flushed', n });
-  if (packer) sealGroups(packer.all());
+  sealOpen();
   if (!navigator.onLine) {
     return post({ t: 'flushed', n, error: `putonly: offline; ${waiter.ids.size} events wait in the outbox until the browser is online` });
   }
@@ -298,16 +304,16 @@ function finishFlush(waiter) {
   post({ t: 'flushed', n: waiter.n, error: waiter.failures.length ? `putonly: ${waiter.failures.length} events were dropped: ${waiter.failures[0]}` : undefined });
 }
 
-/** @param {boolean} value */
-async function setConsent(value) {
+/** Takes effect at once, in message order; the outbox is cleared in order with other writes. @param {boolean} value */
+function setConsent(value) {
   consent = value;
-  await serial(() => outbox.setMeta('consent', value));
+  serial(() => outbox.setMeta('consent', value));
   if (value) return;
   packer?.clear();
   queue.length = 0;
   pending.clear();
   totals = { count: 0, bytes: 0 };
-  await serial(() => outbox.clear());
+  serial(() => outbox.clear());
   for (const waiter of [...flushes]) {
     clearTimeout(waiter.timer);
     flushes.splice(flushes.indexOf(waiter), 1);

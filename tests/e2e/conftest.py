@@ -1,0 +1,118 @@
+"""Browser end-to-end fixtures: moto server, the tracker and the page on three loopback origins, Chromium."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cdk_app.local_stack import (
+    LocalAws,
+    MotoServer,
+    limits_from_cdk_out,
+    local_config,
+    provision,
+    serve,
+    serve_tracker,
+)
+from tests.conftest import DIST_DIR, ROOT
+
+CDK_OUT = ROOT / "cdk.out"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+PAGE = """<!doctype html><meta charset="utf-8"><title>PutOnly test page</title>
+<script>window.putonly=window.putonly||{q:[],track:function(){this.q.push(["track",arguments,Date.now()])},consent:function(){this.q.push(["consent",arguments])}};</script>
+<script async src="%s/v1/putonly.js"></script>
+"""
+
+
+@pytest.fixture(scope="session")
+def moto() -> Iterator[MotoServer]:
+    if not (CDK_OUT / "manifest.json").is_file():
+        pytest.fail("cdk.out/ is missing: run `make synth` (make test does it)")
+    server = MotoServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def aws(moto: MotoServer) -> LocalAws:
+    return provision(moto, CDK_OUT)
+
+
+@pytest.fixture(scope="session")
+def tracker_origin(aws: LocalAws) -> Iterator[str]:
+    config = local_config(aws, limits_from_cdk_out(CDK_OUT))
+    server = serve_tracker(DIST_DIR, CDK_OUT, config)
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def page_origin(tracker_origin: str) -> Iterator[str]:
+    html = (PAGE % tracker_origin).encode()
+
+    class Page(SimpleHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(html)
+
+    server = serve(Path("."), Page)
+    # "localhost" vs "127.0.0.1": a different origin from the tracker's, and still a secure context.
+    yield f"http://localhost:{server.server_address[1]}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: run `make chromium` (apt-get install chromium)")
+    with playwright_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def context(browser: Any) -> Iterator[Any]:
+    ctx = browser.new_context()
+    yield ctx
+    ctx.close()
+
+
+def stored_events(aws: LocalAws, moto: MotoServer) -> list[dict[str, Any]]:
+    """Every event in the table, flattened from its envelope."""
+    ddb = moto.client("dynamodb")
+    events = []
+    for page in ddb.get_paginator("scan").paginate(TableName=aws.table_name):
+        for item in page["Items"]:
+            first = int(item["first_ts"]["N"])
+            for event_id, dt, data in json.loads(item["events"]["S"]):
+                events.append(
+                    {
+                        "id": event_id,
+                        "ts": first + dt,
+                        "data": data,
+                        "topic": item["topic"]["S"],
+                        "subject": item.get("subject", {}).get("S", ""),
+                        "pk": item["pk"]["S"],
+                        "envelope": item["sk"]["S"],
+                    }
+                )
+    return events

@@ -1,0 +1,138 @@
+"""Real Chromium, real worker, moto server: every tracked event is stored exactly once."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from cdk_app.local_stack import LocalAws, MotoServer
+from tests.e2e.conftest import stored_events
+
+READY = "() => window.putonly && window.putonly.version === 1"
+
+
+def open_page(context: Any, page_origin: str) -> Any:
+    page = context.new_page()
+    page.goto(page_origin + "/")
+    page.wait_for_function(READY)
+    return page
+
+
+def test_burst_over_three_subjects_is_stored_exactly_once(
+    context: Any, page_origin: str, aws: LocalAws, moto: MotoServer
+) -> None:
+    requests = []
+    context.on("request", lambda r: requests.append(r) if "PutItem" in (r.headers.get("x-amz-target") or "") else None)
+    page = open_page(context, page_origin)
+    ids = page.evaluate(
+        """async () => {
+            const ids = [];
+            for (let i = 0; i < 1000; i++) {
+                const subject = 'song-' + (i % 3);
+                ids.push(putonly.track('song_player', {position: i, subject, ip: '127.0.0.1'}, {subject}));
+            }
+            await putonly.flush();
+            return ids;
+        }"""
+    )
+    assert len(set(ids)) == 1000
+    stored = [e for e in stored_events(aws, moto) if e["id"] in set(ids)]
+    counts = Counter(e["id"] for e in stored)
+    assert set(counts) == set(ids)
+    assert max(counts.values()) == 1
+    by_id = {e["id"]: e for e in stored}
+    for i, event_id in enumerate(ids):
+        assert by_id[event_id]["data"]["position"] == i
+        assert by_id[event_id]["subject"] == f"song-{i % 3}"
+        assert by_id[event_id]["topic"] == "song_player"
+    assert len({e["pk"] for e in stored}) == 1
+    assert len(requests) <= 1000 / 20, f"{len(requests)} PutItem requests for 1,000 events"
+
+
+def test_stub_queue_calls_made_before_the_script_loaded_are_kept(
+    context: Any, page_origin: str, aws: LocalAws, moto: MotoServer
+) -> None:
+    page = context.new_page()
+    # Delay the tracker so calls land in the stub queue first.
+    page.route("**/v1/putonly.js", lambda route: (page.wait_for_timeout(300), route.continue_()))
+    page.goto(page_origin + "/")
+    page.evaluate("() => putonly.track('early_call', {n: 1}, {subject: 'stub'})")
+    page.wait_for_function(READY)
+    page.evaluate("() => putonly.flush()")
+    assert [e["data"] for e in stored_events(aws, moto) if e["topic"] == "early_call"] == [{"n": 1}]
+
+
+def test_invalid_calls_throw_precise_errors_and_valid_ones_around_them_are_stored(
+    context: Any, page_origin: str, aws: LocalAws, moto: MotoServer
+) -> None:
+    page = open_page(context, page_origin)
+    result = page.evaluate(
+        """async () => {
+            const errors = [];
+            const ids = [];
+            const cycle = {}; cycle.self = cycle;
+            const bad = [
+                () => putonly.track(42, {}),
+                () => putonly.track('Bad Topic', {}),
+                () => putonly.track('ok', undefined),
+                () => putonly.track('ok', {f: () => 1}),
+                () => putonly.track('ok', {n: 10n}),
+                () => putonly.track('ok', cycle),
+                () => putonly.track('ok', {x: NaN}),
+                () => putonly.track('ok', {when: new Date()}),
+                () => putonly.track('ok', 'x'.repeat(9000)),
+                () => putonly.track('ok', {}, {subject: {}}),
+                () => putonly.track('ok', {}, {subject: ''}),
+                () => putonly.track('ok', {}, {subjet: 'typo'}),
+                () => putonly.consent('yes'),
+            ];
+            for (const call of bad) {
+                ids.push(putonly.track('valid_around', {i: ids.length}));
+                try { call(); errors.push('no error'); } catch (e) { errors.push(e.name + ': ' + e.message); }
+            }
+            ids.push(putonly.track('valid_around', {i: ids.length}));
+            await putonly.flush();
+            return {errors, ids};
+        }"""
+    )
+    errors = result["errors"]
+    assert errors[0] == "TypeError: putonly: topic must be a string, got number"
+    assert errors[1].startswith('TypeError: putonly: topic "Bad Topic" must match')
+    assert errors[2] == "TypeError: putonly: data is undefined; pass null or an object"
+    assert errors[3].startswith("TypeError: putonly: data.f is a function")
+    assert errors[4].startswith("TypeError: putonly: data.n is a BigInt")
+    assert errors[5].startswith("TypeError: putonly: data.self refers back to itself")
+    assert errors[6].startswith("TypeError: putonly: data.x is NaN")
+    assert errors[7].startswith("TypeError: putonly: data.when is a Date")
+    assert errors[8] == "RangeError: putonly: data is 9002 bytes as JSON; the limit is 8192"
+    assert errors[9].startswith("TypeError: putonly: subject must be a string or a safe integer")
+    assert errors[10].startswith("RangeError: putonly: subject must be 1 to 256 characters")
+    assert errors[11].startswith('TypeError: putonly: unknown option "subjet"')
+    assert errors[12] == "TypeError: putonly: consent() takes true or false"
+    stored = {e["id"] for e in stored_events(aws, moto) if e["topic"] == "valid_around"}
+    assert set(result["ids"]) <= stored
+    assert not [e for e in stored_events(aws, moto) if e["topic"] == "ok"]
+
+
+def test_consent_false_stops_tracking_and_clears_the_outbox(
+    context: Any, page_origin: str, aws: LocalAws, moto: MotoServer
+) -> None:
+    page = open_page(context, page_origin)
+    result = page.evaluate(
+        """async () => {
+            putonly.track('before_consent', {a: 1});
+            putonly.consent(false);
+            const id = putonly.track('after_consent', {a: 2});
+            let flushError = null;
+            try { await putonly.flush(); } catch (e) { flushError = e.message; }
+            putonly.consent(true);
+            const back = putonly.track('after_consent_back', {a: 3});
+            await putonly.flush();
+            return {id, flushError, back};
+        }"""
+    )
+    assert result["id"] is None
+    assert "consent" in result["flushError"]
+    topics = {e["topic"] for e in stored_events(aws, moto)}
+    assert "after_consent" not in topics and "before_consent" not in topics
+    assert "after_consent_back" in topics
