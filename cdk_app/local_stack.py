@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import boto3
 
@@ -61,14 +61,14 @@ class MotoServer:
             self.process.wait(timeout=10)
 
     def client(self, service: str) -> Any:
-        return boto3.client(service, endpoint_url=self.endpoint, **FAKE_CREDENTIALS)  # type: ignore[call-overload]
+        return boto3.client(service, endpoint_url=self.endpoint, **FAKE_CREDENTIALS)
 
 
 def _template(cdk_out: Path, suffix: str) -> dict[str, Any]:
-    (path,) = sorted(cdk_out.glob(f"PutOnly-*-{suffix}.template.json"))[:1] or [None]
-    if path is None:
+    paths = sorted(cdk_out.glob(f"PutOnly-*-{suffix}.template.json"))
+    if not paths:
         raise FileNotFoundError(f"{cdk_out} has no PutOnly-*-{suffix}.template.json: run `make synth` first")
-    return dict(json.loads(path.read_text()))
+    return dict(json.loads(paths[0].read_text()))
 
 
 def table_definition(cdk_out: Path) -> dict[str, Any]:
@@ -149,7 +149,7 @@ def response_headers(policy: dict[str, Any], origin: str | None) -> dict[str, st
 
 
 class _TrackerHandler(SimpleHTTPRequestHandler):
-    policy: dict[str, Any] = {}
+    policy: ClassVar[dict[str, Any]] = {}
     config: bytes = b"{}"
 
     def end_headers(self) -> None:
@@ -158,7 +158,7 @@ class _TrackerHandler(SimpleHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache")
         super().end_headers()
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         if self.path.split("?")[0] == "/v1/config.json":
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -168,7 +168,7 @@ class _TrackerHandler(SimpleHTTPRequestHandler):
             return
         super().do_GET()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
@@ -176,7 +176,7 @@ def serve(directory: Path, handler: type[SimpleHTTPRequestHandler] = SimpleHTTPR
     """Serves ``directory`` on a free loopback port from a daemon thread."""
 
     class Quiet(handler):  # type: ignore[valid-type,misc]
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", free_port()), partial(Quiet, directory=str(directory)))

@@ -66,7 +66,7 @@ def page_origin(tracker_origin: str) -> Iterator[str]:
     html = (PAGE % tracker_origin).encode()
 
     class Page(SimpleHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.end_headers()

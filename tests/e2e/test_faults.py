@@ -1,0 +1,130 @@
+"""Faults injected between the worker and the emulator: nothing is lost, nothing is stored twice."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from typing import Any
+
+import pytest
+
+from cdk_app.local_stack import LocalAws, MotoServer
+from tests.e2e.conftest import stored_events
+from tests.e2e.test_delivery import open_page
+
+TRACK_300 = """async (topic) => {
+    const ids = [];
+    for (let i = 0; i < 300; i++) ids.push(putonly.track(topic, {i}, {subject: 'song-' + (i % 3)}));
+    await putonly.flush();
+    return ids;
+}"""
+
+
+def _is_put(route: Any) -> bool:
+    return "PutItem" in (route.request.headers.get("x-amz-target") or "")
+
+
+def _assert_exactly_once(ids: list[str], aws: LocalAws, moto: MotoServer, topic: str) -> None:
+    counts = Counter(e["id"] for e in stored_events(aws, moto) if e["topic"] == topic)
+    assert set(counts) == set(ids), f"missing: {len(set(ids) - set(counts))}"
+    assert max(counts.values()) == 1
+
+
+@pytest.mark.parametrize("fault", ["aborted", "lost"])
+def test_aborted_requests_and_lost_responses(
+    fault: str, context: Any, page_origin: str, aws: LocalAws, moto: MotoServer
+) -> None:
+    """30% of PutItem requests fail: aborted before the emulator, or written but the response lost."""
+    rng = random.Random(7)
+    seen = Counter[str]()
+
+    def faulty(route: Any) -> None:
+        if not _is_put(route):
+            route.continue_()
+            return
+        if rng.random() < 0.3:
+            seen[fault] += 1
+            if fault == "lost":
+                route.fetch()  # the write happens ...
+            route.abort()  # ... but the response never arrives
+        else:
+            seen["ok"] += 1
+            route.continue_()
+
+    context.route("**/*", faulty)
+    page = open_page(context, page_origin)
+    ids = page.evaluate(TRACK_300, f"faults_{fault}")
+    _assert_exactly_once(ids, aws, moto, f"faults_{fault}")
+    assert seen[fault], seen
+
+
+def test_throttling_server_errors_and_expired_credentials(
+    context: Any, page_origin: str, aws: LocalAws, moto: MotoServer
+) -> None:
+    replies = iter(
+        [
+            (400, "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException"),
+            (500, "com.amazonaws.dynamodb.v20120810#InternalServerError"),
+            (400, "com.amazonaws.dynamodb.v20120810#ThrottlingException"),
+            (400, "com.amazon.coral.service#ExpiredTokenException"),
+            (503, "com.amazonaws.dynamodb.v20120810#ServiceUnavailable"),
+        ]
+    )
+    cognito_calls = Counter[str]()
+
+    def flaky(route: Any) -> None:
+        target = route.request.headers.get("x-amz-target") or ""
+        if target.startswith("AWSCognitoIdentityService."):
+            cognito_calls[target.split(".")[1]] += 1
+        reply = next(replies, None) if _is_put(route) else None
+        if reply is None:
+            route.continue_()
+            return
+        status, error = reply
+        route.fulfill(
+            status=status,
+            headers={"Access-Control-Allow-Origin": "*", "Content-Type": "application/x-amz-json-1.0"},
+            body=json.dumps({"__type": error, "message": "injected"}),
+        )
+
+    context.route("**/*", flaky)
+    page = open_page(context, page_origin)
+    ids = page.evaluate(TRACK_300, "faults_server")
+    _assert_exactly_once(ids, aws, moto, "faults_server")
+    assert next(replies, None) is None, "every injected reply was used"
+    assert cognito_calls["GetCredentialsForIdentity"] >= 2, "expired credentials were refreshed"
+
+
+def test_a_rejected_event_is_isolated_and_only_it_is_dropped(
+    context: Any, page_origin: str, aws: LocalAws, moto: MotoServer
+) -> None:
+    def reject_poison(route: Any) -> None:
+        if _is_put(route) and "POISON" in (route.request.post_data or ""):
+            route.fulfill(
+                status=400,
+                headers={"Access-Control-Allow-Origin": "*", "Content-Type": "application/x-amz-json-1.0"},
+                body=json.dumps({"__type": "com.amazon.coral.validate#ValidationException", "message": "bad"}),
+            )
+        else:
+            route.continue_()
+
+    context.route("**/*", reject_poison)
+    page = open_page(context, page_origin)
+    result = page.evaluate(
+        """async () => {
+            const errors = [];
+            putonly.addEventListener('error', (e) => errors.push(e.detail));
+            const ids = [];
+            for (let i = 0; i < 40; i++) ids.push(putonly.track('faults_invalid', {i, note: i === 17 ? 'POISON' : 'fine'}));
+            let flushError = null;
+            try { await putonly.flush(); } catch (e) { flushError = e.message; }
+            return {ids, errors, flushError};
+        }"""
+    )
+    poison = result["ids"][17]
+    assert [e["ids"] for e in result["errors"]] == [[poison]]
+    assert poison in result["flushError"]
+    stored = Counter(e["id"] for e in stored_events(aws, moto) if e["topic"] == "faults_invalid")
+    assert set(stored) == set(result["ids"]) - {poison}
+    assert max(stored.values()) == 1
