@@ -36,7 +36,7 @@ def test_aborted_requests_and_lost_responses(
     fault: str, context: Any, page_origin: str, aws: LocalAws, moto: MotoServer
 ) -> None:
     """30% of PutItem requests fail: aborted before the emulator, or written but the response lost."""
-    rng = random.Random(7)
+    rng = random.Random(7)  # noqa: S311 (a seeded fault pattern, not a secret)
     seen = Counter[str]()
 
     def faulty(route: Any) -> None:
@@ -116,7 +116,9 @@ def test_a_rejected_event_is_isolated_and_only_it_is_dropped(
             const errors = [];
             putonly.addEventListener('error', (e) => errors.push(e.detail));
             const ids = [];
-            for (let i = 0; i < 40; i++) ids.push(putonly.track('faults_invalid', {i, note: i === 17 ? 'POISON' : 'fine'}));
+            for (let i = 0; i < 40; i++) {
+                ids.push(putonly.track('faults_invalid', {i, note: i === 17 ? 'POISON' : 'fine'}));
+            }
             let flushError = null;
             try { await putonly.flush(); } catch (e) { flushError = e.message; }
             return {ids, errors, flushError};
