@@ -32,7 +32,7 @@ def compose(
 ) -> PutOnlyStacks:
     """Add the three stacks for ``settings`` to ``app``."""
     if not (dist_dir / "v1" / "putonly.js").is_file():
-        raise SettingsError(f"{dist_dir} has no v1/putonly.js: build the tracker first (make web)")
+        raise FileNotFoundError(f"{dist_dir} has no v1/putonly.js: build the tracker first (make web)")
     env = cdk.Environment(account=account, region=settings.region)
     prefix = settings.stack_prefix
     data = DataStack(app, f"{prefix}-Data", settings=settings, env=env, description="PutOnly events table")
@@ -69,7 +69,7 @@ def main() -> None:
     try:
         settings = settings_from_context(app)
         compose(app, settings, account=os.environ.get("CDK_DEFAULT_ACCOUNT"))
-    except SettingsError as err:
+    except (SettingsError, FileNotFoundError) as err:
         print(f"putonly: {err}", file=sys.stderr)
         sys.exit(2)
     add_nag_checks(app)

@@ -31,26 +31,31 @@ def _authorization_parts(header: str) -> dict[str, str]:
     return dict(part.strip().split("=", 1) for part in rest.split(","))
 
 
-def test_signature_matches_botocore(captured: dict[str, Any]) -> None:
+def _botocore_signature(captured: dict[str, Any], body: str) -> tuple[str, str]:
+    """(signature, signed headers) botocore computes for the captured request with ``body``."""
     headers = captured["headers"]
-    parts = _authorization_parts(headers["authorization"])
-    signed = parts["SignedHeaders"].split(";")
+    signed = _authorization_parts(headers["authorization"])["SignedHeaders"].split(";")
     creds = captured["credentials"]
     request = AWSRequest(
         method=captured["method"],
         url=captured["url"],
-        data=captured["body"].encode(),
+        data=body.encode(),
         headers={name: headers[name] for name in signed if name != "host"},
     )
     request.context["timestamp"] = headers["x-amz-date"]
     auth = SigV4Auth(
         Credentials(creds["accessKeyId"], creds["secretAccessKey"], creds["sessionToken"]), "dynamodb", "us-east-1"
     )
-    canonical = auth.canonical_request(request)
-    expected = auth.signature(auth.string_to_sign(request, canonical), request)
-    assert parts["SignedHeaders"] == auth.signed_headers(auth.headers_to_sign(request))
-    assert parts["Credential"] == f"{creds['accessKeyId']}/20231114/us-east-1/dynamodb/aws4_request"
-    assert parts["Signature"] == expected
+    signature = auth.signature(auth.string_to_sign(request, auth.canonical_request(request)), request)
+    return signature, auth.signed_headers(auth.headers_to_sign(request))
+
+
+def test_signature_matches_botocore(captured: dict[str, Any]) -> None:
+    parts = _authorization_parts(captured["headers"]["authorization"])
+    signature, signed_headers = _botocore_signature(captured, captured["body"])
+    assert parts["SignedHeaders"] == signed_headers
+    assert parts["Credential"] == f"{captured['credentials']['accessKeyId']}/20231114/us-east-1/dynamodb/aws4_request"
+    assert parts["Signature"] == signature
 
 
 def test_signed_request_is_a_plain_put_item(captured: dict[str, Any]) -> None:
@@ -64,18 +69,5 @@ def test_signed_request_is_a_plain_put_item(captured: dict[str, Any]) -> None:
 
 def test_a_changed_body_changes_the_signature(captured: dict[str, Any]) -> None:
     """Guards the test itself: botocore's signature depends on the body we hand it."""
-    headers = captured["headers"]
-    signed = _authorization_parts(headers["authorization"])["SignedHeaders"].split(";")
-    creds = captured["credentials"]
-    request = AWSRequest(
-        method="POST",
-        url=captured["url"],
-        data=captured["body"].replace("song_player", "song_pirate").encode(),
-        headers={name: headers[name] for name in signed if name != "host"},
-    )
-    request.context["timestamp"] = headers["x-amz-date"]
-    auth = SigV4Auth(
-        Credentials(creds["accessKeyId"], creds["secretAccessKey"], creds["sessionToken"]), "dynamodb", "us-east-1"
-    )
-    other = auth.signature(auth.string_to_sign(request, auth.canonical_request(request)), request)
-    assert other != _authorization_parts(headers["authorization"])["Signature"]
+    other, _ = _botocore_signature(captured, captured["body"].replace("song_player", "song_pirate"))
+    assert other != _authorization_parts(captured["headers"]["authorization"])["Signature"]
