@@ -96,8 +96,8 @@ def test_invalid_calls_throw_precise_errors_and_valid_ones_around_them_are_store
         }"""
     )
     errors = result["errors"]
-    assert errors[0] == "TypeError: putonly: topic must be a string, got number"
-    assert errors[1].startswith('TypeError: putonly: topic "Bad Topic" must match')
+    assert errors[0].startswith('TypeError: putonly: topic "42" (number) must be a string matching /^[a-z]')
+    assert errors[1].startswith('TypeError: putonly: topic "Bad Topic" (string) must be a string matching')
     assert errors[2] == "TypeError: putonly: data is undefined; pass null or an object"
     assert errors[3].startswith("TypeError: putonly: data.f is a function")
     assert errors[4].startswith("TypeError: putonly: data.n is a BigInt")

@@ -2,17 +2,15 @@
 // them, and hands them to a same-origin Blob worker that imports the content-hashed worker bundle.
 /* global __PUTONLY_WORKER__ */
 import { newId } from './ids.js';
-import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, serializeData } from './validate.js';
+import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData } from './validate.js';
 
 (() => {
   const w = /** @type {any} */ (window);
   const stub = w.putonly;
   if (stub && stub.version) return; // included twice: keep the first
 
-  const script = /** @type {HTMLScriptElement | null} */ (document.currentScript) ||
-    [...document.querySelectorAll('script[src]')].find((s) => /\/putonly\.js(\?|$)/.test(/** @type {HTMLScriptElement} */ (s).src));
-  if (!script) throw new Error('putonly: cannot find the <script> that loaded putonly.js');
-  const base = new URL('.', /** @type {HTMLScriptElement} */ (script).src).href;
+  // Set while a classic script (async or not) runs; the worker and config.json sit beside it.
+  const base = new URL('.', /** @type {HTMLScriptElement} */ (document.currentScript).src).href;
   // new Worker() must be same-origin, so a Blob worker imports the bundle from the tracker's origin.
   const source = `importScripts(${JSON.stringify(base + __PUTONLY_WORKER__)})`;
   const worker = new Worker(URL.createObjectURL(new Blob([source], { type: 'text/javascript' })));
@@ -39,10 +37,10 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, serializeData } from
    */
   api.track = (topic, data, options, ts = Date.now()) => {
     checkTopic(topic);
-    if (options !== undefined && (options === null || typeof options !== 'object' || Array.isArray(options))) {
-      throw new TypeError('putonly: options must be an object like {subject: "song-123"}');
+    if (options !== undefined && (!options || typeof options !== 'object' || Array.isArray(options))) {
+      fail(TypeError, 'options must be an object: {subject}');
     }
-    for (const key in options) if (key !== 'subject') throw new TypeError(`putonly: unknown option "${key}"; the only option is subject`);
+    for (const key in options) if (key !== 'subject') fail(TypeError, `unknown option "${key}"; the only one is subject`);
     const subject = checkSubject(options && options.subject);
     const { json, bytes } = serializeData(data, maxEventBytes);
     if (!consented) return null;
@@ -62,7 +60,7 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, serializeData } from
 
   /** consent(false) stops tracking and clears the outbox; consent(true) resumes. Remembered per origin. */
   api.consent = (/** @type {boolean} */ value) => {
-    if (typeof value !== 'boolean') throw new TypeError('putonly: consent() takes true or false');
+    if (typeof value !== 'boolean') fail(TypeError, 'consent() takes true or false');
     consented = value;
     if (!value) outgoing = [];
     worker.postMessage({ t: 'consent', value });
@@ -77,9 +75,10 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, serializeData } from
       const waiter = waiting.get(data.n);
       waiting.delete(data.n);
       if (waiter) data.error ? waiter.reject(new Error(data.error)) : waiter.resolve(undefined);
-    } else if (data.t === 'sent' || data.t === 'drop' || data.t === 'error') {
+    } else {
+      // sent, drop, error
       api.dispatchEvent(new CustomEvent(data.t, { detail: data }));
-      if (data.t !== 'sent') console.warn(data.message || `putonly: ${data.ids.length} events dropped (${data.reason})`);
+      if (data.message) console.warn(data.message);
     }
   };
 
@@ -95,8 +94,7 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, serializeData } from
   // Calls made through the snippet's stub before this script loaded, in order, with their own times.
   for (const [name, args, ts] of (stub && stub.q) || []) {
     try {
-      if (name === 'track') api.track(args[0], args[1], args[2], ts);
-      else if (name === 'consent') api.consent(args[0]);
+      name === 'track' ? api.track(args[0], args[1], args[2], ts) : api[name](...args);
     } catch (err) {
       api.dispatchEvent(new CustomEvent('error', { detail: { ids: [], message: /** @type {Error} */ (err).message } }));
       console.warn(/** @type {Error} */ (err).message);

@@ -6,14 +6,18 @@ export const SUBJECT_MAX = 256;
 export const DEFAULT_MAX_EVENT_BYTES = 8192;
 const MAX_DEPTH = 32;
 
+/** @param {ErrorConstructor} Type @param {string} message @returns {never} */
+export function fail(Type, message) {
+  throw new Type('putonly: ' + message);
+}
+
 /**
  * @param {unknown} topic
  * @returns {string}
  */
 export function checkTopic(topic) {
-  if (typeof topic !== 'string') throw new TypeError(`putonly: topic must be a string, got ${describe(topic)}`);
-  if (!TOPIC_PATTERN.test(topic)) {
-    throw new TypeError(`putonly: topic ${JSON.stringify(topic.slice(0, 80))} must match ${TOPIC_PATTERN} (lower case, starts with a letter, at most 64 characters)`);
+  if (typeof topic !== 'string' || !TOPIC_PATTERN.test(topic)) {
+    fail(TypeError, `topic ${JSON.stringify(String(topic).slice(0, 80))} (${typeof topic}) must be a string matching ${TOPIC_PATTERN}`);
   }
   return topic;
 }
@@ -24,16 +28,12 @@ export function checkTopic(topic) {
  * @returns {string}
  */
 export function checkSubject(subject) {
-  if (subject === undefined || subject === null) return '';
-  if (typeof subject === 'number' && Number.isSafeInteger(subject)) return String(subject);
-  if (typeof subject !== 'string') {
-    throw new TypeError(`putonly: subject must be a string or a safe integer, got ${describe(subject)}`);
-  }
-  if (subject.length === 0 || subject.length > SUBJECT_MAX) {
-    throw new RangeError(`putonly: subject must be 1 to ${SUBJECT_MAX} characters, got ${subject.length}`);
-  }
+  if (subject == null) return '';
+  if (Number.isSafeInteger(subject)) return String(subject);
+  if (typeof subject !== 'string') fail(TypeError, `subject must be a string or a safe integer, got ${typeof subject}`);
+  if (!subject || subject.length > SUBJECT_MAX) fail(RangeError, `subject must be 1 to ${SUBJECT_MAX} characters, got ${subject.length}`);
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(subject)) throw new TypeError('putonly: subject must not contain control characters');
+  if (/[\u0000-\u001f\u007f]/.test(subject)) fail(TypeError, 'subject must not contain control characters');
   return subject;
 }
 
@@ -45,11 +45,11 @@ export function checkSubject(subject) {
  * @returns {{json: string, bytes: number}}
  */
 export function serializeData(data, maxBytes = DEFAULT_MAX_EVENT_BYTES) {
-  if (data === undefined) throw new TypeError('putonly: data is undefined; pass null or an object');
+  if (data === undefined) fail(TypeError, 'data is undefined; pass null or an object');
   walk(data, 'data', [], 0);
   const json = JSON.stringify(data);
   const bytes = utf8Length(json);
-  if (bytes > maxBytes) throw new RangeError(`putonly: data is ${bytes} bytes as JSON; the limit is ${maxBytes}`);
+  if (bytes > maxBytes) fail(RangeError, `data is ${bytes} bytes as JSON; the limit is ${maxBytes}`);
   return { json, bytes };
 }
 
@@ -67,41 +67,25 @@ export function utf8Length(text) {
 
 /** @param {unknown} value @param {string} path @param {object[]} seen @param {number} depth */
 function walk(value, path, seen, depth) {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return;
-    case 'number':
-      if (!Number.isFinite(value)) throw new TypeError(`putonly: ${path} is ${value}; JSON has no NaN or Infinity`);
-      return;
-    case 'undefined':
-      throw new TypeError(`putonly: ${path} is undefined; JSON would drop it (use null)`);
-    case 'bigint':
-      throw new TypeError(`putonly: ${path} is a BigInt; JSON cannot represent it (convert it to a string)`);
-    case 'function':
-    case 'symbol':
-      throw new TypeError(`putonly: ${path} is a ${typeof value}; only JSON values can be tracked`);
+  const type = typeof value;
+  if (type === 'string' || type === 'boolean' || value === null) return;
+  if (type === 'number') {
+    if (!Number.isFinite(value)) fail(TypeError, `${path} is ${value}; JSON cannot represent it`);
+    return;
   }
-  if (value === null) return;
-  if (depth >= MAX_DEPTH) throw new RangeError(`putonly: ${path} is nested deeper than ${MAX_DEPTH} levels`);
-  if (seen.includes(/** @type {object} */ (value))) throw new TypeError(`putonly: ${path} refers back to itself (a cycle)`);
-  seen.push(/** @type {object} */ (value));
-  if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) walk(value[i], `${path}[${i}]`, seen, depth + 1);
+  if (type !== 'object') {
+    fail(TypeError, `${path} is ${type === 'undefined' ? 'undefined' : type === 'bigint' ? 'a BigInt' : 'a ' + type}; JSON cannot represent it`);
+  }
+  const object = /** @type {object} */ (value);
+  if (depth >= MAX_DEPTH) fail(RangeError, `${path} is nested deeper than ${MAX_DEPTH} levels`);
+  if (seen.includes(object)) fail(TypeError, `${path} refers back to itself (a cycle)`);
+  seen.push(object);
+  if (Array.isArray(object)) {
+    object.forEach((item, i) => walk(item, `${path}[${i}]`, seen, depth + 1));
   } else {
-    const proto = Object.getPrototypeOf(value);
-    if (proto !== Object.prototype && proto !== null) {
-      const name = (proto && proto.constructor && proto.constructor.name) || 'object';
-      throw new TypeError(`putonly: ${path} is a ${name}, not a plain object; convert it first (a Date with toISOString())`);
-    }
-    for (const key of Object.keys(value)) walk(/** @type {any} */ (value)[key], `${path}.${key}`, seen, depth + 1);
+    const proto = Object.getPrototypeOf(object);
+    if (proto && proto !== Object.prototype) fail(TypeError, `${path} is a ${proto.constructor?.name}, not a plain object; convert it first`);
+    for (const key in object) walk(/** @type {any} */ (object)[key], `${path}.${key}`, seen, depth + 1);
   }
   seen.pop();
-}
-
-/** @param {unknown} value */
-function describe(value) {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? 'an object' : typeof value;
 }

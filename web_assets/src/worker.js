@@ -5,7 +5,7 @@ import { Packer, seal, split, toItem } from './envelope.js';
 import { newId } from './ids.js';
 import { backoff, classify } from './retry.js';
 import { Outbox } from './store.js';
-import { checkSubject, checkTopic } from './validate.js';
+import { SUBJECT_MAX, TOPIC_PATTERN } from './validate.js';
 
 const MAX_IN_FLIGHT = 4;
 const DRAIN_EVERY_MS = 5_000;
@@ -113,16 +113,15 @@ function accept(events) {
   if (!consent) return;
   const valid = [];
   for (const event of events) {
-    try {
-      checkTopic(event.topic);
-      checkSubject(event.subject || undefined);
-      if (config && event.bytes > config.maxEventBytes) {
-        throw new RangeError(`putonly: data is ${event.bytes} bytes as JSON; the limit is ${config.maxEventBytes}`);
-      }
+    // The loader validated this already; a cheap second look guards against messages that bypassed it.
+    const bad = !TOPIC_PATTERN.test(event.topic) || typeof event.subject !== 'string' || event.subject.length > SUBJECT_MAX
+      ? 'malformed event'
+      : config && event.bytes > config.maxEventBytes && `data is ${event.bytes} bytes as JSON; the limit is ${config.maxEventBytes}`;
+    if (bad) {
+      report([event.id], `putonly: ${bad}`);
+    } else {
       valid.push({ ...event, owner });
       pending.add(event.id);
-    } catch (err) {
-      report([event.id], /** @type {Error} */ (err).message);
     }
   }
   if (!valid.length) return;
@@ -260,7 +259,7 @@ async function dropOldest() {
   queue.splice(0, queue.length, ...queue.filter((e) => !gone.has(e.id)));
   const ids = dropped.flatMap((e) => e.ids);
   settle(ids, 'outbox full: oldest events dropped');
-  post({ t: 'drop', ids, reason: 'outbox-full' });
+  post({ t: 'drop', ids, reason: 'outbox-full', message: `putonly: outbox full: dropped the ${ids.length} oldest events` });
 }
 
 /** @param {string[]} ids @param {string} message */
