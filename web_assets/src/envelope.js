@@ -210,3 +210,23 @@ export class Packer {
     return out;
   }
 }
+
+/**
+ * Which envelopes to drop so the outbox fits its bounds again: the oldest first, never one in flight.
+ * @param {{id: string, first: number, count: number, bytes: number}[]} envelopes
+ * @param {{count: number, bytes: number}} totals events and bytes now in the outbox
+ * @param {{outboxMaxEvents: number, outboxMaxBytes: number}} limits
+ * @param {Set<string>} inFlight
+ */
+export function overflow(envelopes, totals, limits, inFlight = new Set()) {
+  let { count, bytes } = totals;
+  const drop = [];
+  for (const envelope of [...envelopes].sort((a, b) => a.first - b.first)) {
+    if (count <= limits.outboxMaxEvents && bytes <= limits.outboxMaxBytes) break;
+    if (inFlight.has(envelope.id)) continue;
+    drop.push(envelope);
+    count -= envelope.count;
+    bytes -= envelope.bytes;
+  }
+  return { drop, totals: { count, bytes } };
+}

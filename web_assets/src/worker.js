@@ -1,7 +1,7 @@
 // The PutOnly worker: keeps every event in an IndexedDB outbox, packs events into envelopes, and writes
 // each envelope with one signed PutItem until DynamoDB has it. Started by the loader from a Blob.
 import { GuestCredentials, call, signPutItem } from './aws.js';
-import { Packer, seal, split, toItem } from './envelope.js';
+import { Packer, overflow, seal, split, toItem } from './envelope.js';
 import { newId } from './ids.js';
 import { backoff, classify } from './retry.js';
 import { Outbox } from './store.js';
@@ -245,14 +245,8 @@ async function drain() {
 
 /** Past the outbox bounds, the oldest envelopes are dropped (and reported) to make room. */
 async function dropOldest() {
-  const envelopes = (await outbox.all('envelopes')).filter((e) => !inFlight.has(e.id)).sort((a, b) => a.first - b.first);
-  const dropped = [];
-  while (envelopes.length && (totals.count > config.outboxMaxEvents || totals.bytes > config.outboxMaxBytes)) {
-    const oldest = envelopes.shift();
-    dropped.push(oldest);
-    totals.count -= oldest.count;
-    totals.bytes -= oldest.bytes;
-  }
+  const { drop: dropped, totals: left } = overflow(await outbox.all('envelopes'), totals, config, inFlight);
+  totals = left;
   if (!dropped.length) return;
   await outbox.deleteEnvelopes(dropped.map((e) => e.id));
   const gone = new Set(dropped.map((e) => e.id));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Packer, itemSize, numberSize, seal, split, toItem, writeUnits } from '../src/envelope.js';
+import { Packer, itemSize, numberSize, overflow, seal, split, toItem, writeUnits } from '../src/envelope.js';
 
 const limits = { envelopeMaxBytes: 16384, envelopeMaxEvents: 500, maxDelaySeconds: 30, retentionDays: 0 };
 // The 2015 post's play event: about 150 bytes of data.
@@ -101,4 +101,25 @@ test('packer: count bound, separate groups per topic+subject, and the delay time
   assert.equal(due.length, 1);
   assert.equal(due[0][0].subject, 'song-9');
   assert.equal(packer.nextDueIn(), -1);
+});
+
+test('outbox bound: the oldest envelopes go first until events and bytes fit, never one in flight', () => {
+  const envelopes = [
+    { id: 'c', first: 3, count: 10, bytes: 1000 },
+    { id: 'a', first: 1, count: 10, bytes: 1000 },
+    { id: 'b', first: 2, count: 10, bytes: 1000 },
+    { id: 'd', first: 4, count: 10, bytes: 1000 },
+  ];
+  const limits = { outboxMaxEvents: 25, outboxMaxBytes: 1e9 };
+  const byCount = overflow(envelopes, { count: 40, bytes: 4000 }, limits);
+  assert.deepEqual(byCount.drop.map((e) => e.id), ['a', 'b']);
+  assert.deepEqual(byCount.totals, { count: 20, bytes: 2000 });
+
+  const byBytes = overflow(envelopes, { count: 40, bytes: 4000 }, { outboxMaxEvents: 1e6, outboxMaxBytes: 3500 });
+  assert.deepEqual(byBytes.drop.map((e) => e.id), ['a']);
+
+  const busy = overflow(envelopes, { count: 40, bytes: 4000 }, limits, new Set(['a']));
+  assert.deepEqual(busy.drop.map((e) => e.id), ['b', 'c']);
+
+  assert.deepEqual(overflow(envelopes, { count: 25, bytes: 100 }, limits).drop, []);
 });

@@ -1,0 +1,111 @@
+"""Reloads, closed tabs and lost connectivity: leftovers are delivered by the next worker, none twice."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any
+
+from cdk_app.local_stack import LocalAws, MotoServer
+from tests.e2e.conftest import stored_events
+from tests.e2e.test_delivery import open_page
+
+TRACK = """async ([topic, n]) => {
+    const ids = [];
+    for (let i = 0; i < n; i++) ids.push(putonly.track(topic, {i}, {subject: 's' + (i % 2)}));
+    await new Promise((r) => setTimeout(r, 300));  // the worker stores them in its outbox
+    return ids;
+}"""
+
+
+OWNERS = """async () => {
+    const request = (r) => new Promise((ok, fail) => { r.onsuccess = () => ok(r.result); r.onerror = fail; });
+    const db = await request(indexedDB.open('putonly'));
+    const all = (name) => request(db.transaction(name).objectStore(name).getAll());
+    const records = [...await all('events'), ...await all('envelopes')];
+    db.close();
+    return [...new Set(records.map((r) => r.owner))];
+}"""
+
+
+class PutGate:
+    """A context route that holds PutItem back (aborted, or written with the response lost) while closed."""
+
+    def __init__(self, mode: str = "abort") -> None:
+        self.closed = True
+        self.mode = mode
+        self.blocked = 0
+
+    def __call__(self, route: Any) -> None:
+        if self.closed and "PutItem" in (route.request.headers.get("x-amz-target") or ""):
+            self.blocked += 1
+            if self.mode == "lost":
+                route.fetch()
+            route.abort()
+        else:
+            route.continue_()
+
+
+def wait_stored(
+    page: Any, ids: list[str], aws: LocalAws, moto: MotoServer, topic: str, timeout: float = 45
+) -> Counter[str]:
+    """Polls the table. Waits with the page's timer: the sync API runs route handlers only inside its calls."""
+    deadline = time.monotonic() + timeout
+    while True:
+        counts = Counter(e["id"] for e in stored_events(aws, moto) if e["topic"] == topic)
+        if set(ids) <= set(counts) or time.monotonic() > deadline:
+            return counts
+        page.wait_for_timeout(500)
+
+
+def test_reload_mid_stream_with_lost_responses(context: Any, page_origin: str, aws: LocalAws, moto: MotoServer) -> None:
+    gate = PutGate("lost")
+    context.route("**/*", gate)
+    page = open_page(context, page_origin)
+    before = page.evaluate(TRACK, ["durable_reload", 150])
+    # flush() seals and sends; every write lands but its response is lost, so the envelopes stay in the outbox.
+    page.evaluate("() => { putonly.flush().catch(() => {}); }")
+    page.wait_for_timeout(1500)
+    assert gate.blocked > 0
+    page.reload()
+    page.wait_for_function("() => window.putonly && window.putonly.version === 1")
+    gate.closed = False
+    after = page.evaluate(TRACK, ["durable_reload", 50])
+    page.evaluate("() => putonly.flush()")
+    counts = wait_stored(page, before + after, aws, moto, "durable_reload")
+    assert set(counts) == set(before + after), f"missing {len(set(before + after) - set(counts))}"
+    assert max(counts.values()) == 1
+
+
+def test_closed_tab_leftovers_are_delivered_by_the_tab_that_stays(
+    context: Any, page_origin: str, aws: LocalAws, moto: MotoServer
+) -> None:
+    gate = PutGate("abort")
+    context.route("**/*", gate)
+    staying = open_page(context, page_origin)
+    closing = open_page(context, page_origin)
+    ids = closing.evaluate(TRACK, ["durable_tab", 120])
+    (owner,) = staying.evaluate(OWNERS)
+    # Both tabs live for longer than the drain interval: the staying tab must leave the other's records alone.
+    staying.wait_for_timeout(6_000)
+    assert staying.evaluate(OWNERS) == [owner]
+    closing.close()
+    gate.closed = False
+    counts = wait_stored(staying, ids, aws, moto, "durable_tab")
+    assert set(counts) == set(ids), f"missing {len(set(ids) - set(counts))}"
+    assert max(counts.values()) == 1
+    assert staying.evaluate("() => putonly.version") == 1
+
+
+def test_offline_then_online(context: Any, page_origin: str, aws: LocalAws, moto: MotoServer) -> None:
+    page = open_page(context, page_origin)
+    page.evaluate("() => putonly.flush()")  # credentials and config in hand
+    context.set_offline(True)
+    ids = page.evaluate(TRACK, ["durable_offline", 80])
+    offline = page.evaluate("() => putonly.flush().then(() => 'stored', (e) => e.message)")
+    assert offline != "stored"
+    context.set_offline(False)
+    page.evaluate("() => putonly.flush()")
+    counts = wait_stored(page, ids, aws, moto, "durable_offline")
+    assert set(counts) == set(ids)
+    assert max(counts.values()) == 1
