@@ -18,7 +18,7 @@ NODE_STAMP := node_modules/.installed
 WEB_STAMP := web_assets/node_modules/.installed
 WEB_SRC := $(wildcard web_assets/src/*.js) web_assets/build.mjs web_assets/package-lock.json
 
-.PHONY: help setup web synth test lint format deploy diff destroy clean chromium
+.PHONY: help setup web synth demo test lint format deploy diff destroy clean chromium
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -59,6 +59,9 @@ synth: setup ## synthesize the three stacks into cdk.out/ (ENV=dev|prod)
 	@echo "==> cdk synth ($(ENV))"
 	time $(CDK) synth -q $(CDK_FLAGS)
 	@ls cdk.out/*.template.json
+
+demo: synth ## run PutOnly locally (moto server, tracker, demo page); ARGS="--duration 30 --check" to verify
+	$(PY) -m cdk_app.demo $(ARGS)
 
 lint: setup ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check .

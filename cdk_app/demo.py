@@ -1,0 +1,185 @@
+"""``make demo``: PutOnly on loopback, no AWS account needed.
+
+A moto server plays AWS (table and identity pool created from the synthesized templates), the built
+tracker is served on a second origin with CloudFront's headers, and a demo page on a third. With
+``--check`` a headless Chromium drives the page and the exit code says whether every tracked event
+was stored exactly once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from collections import Counter
+from http.server import SimpleHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+
+from cdk_app.local_stack import (
+    LocalAws,
+    MotoServer,
+    limits_from_cdk_out,
+    local_config,
+    provision,
+    serve,
+    serve_tracker,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = Path(__file__).with_name("demo_page.html")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+
+def scan(moto: MotoServer, aws: LocalAws) -> list[dict[str, Any]]:
+    """Every envelope in the table, newest first, with its event ids."""
+    ddb = moto.client("dynamodb")
+    envelopes = []
+    for page in ddb.get_paginator("scan").paginate(TableName=aws.table_name):
+        for item in page["Items"]:
+            envelopes.append(
+                {
+                    "pk": item["pk"]["S"],
+                    "sk": item["sk"]["S"],
+                    "topic": item["topic"]["S"],
+                    "subject": item.get("subject", {}).get("S", ""),
+                    "count": int(item["count"]["N"]),
+                    "ids": [event[0] for event in json.loads(item["events"]["S"])],
+                }
+            )
+    return sorted(envelopes, key=lambda e: e["sk"], reverse=True)
+
+
+def demo_server(moto: MotoServer, aws: LocalAws, tracker_origin: str) -> Any:
+    html = PAGE.read_text().replace("__TRACKER__", tracker_origin).encode()
+
+    class Demo(SimpleHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path.startswith("/api/state"):
+                envelopes = scan(moto, aws)
+                body = json.dumps(
+                    {
+                        "envelopes": [{k: v for k, v in e.items() if k != "ids"} for e in envelopes[:15]],
+                        "event_ids": [i for e in envelopes for i in e["ids"]],
+                    }
+                ).encode()
+                content_type = "application/json"
+            elif self.path.split("?")[0] in ("/", "/index.html"):
+                body, content_type = html, "text/html; charset=utf-8"
+            else:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.end_headers()
+            self.wfile.write(body)
+
+    return serve(ROOT, Demo)
+
+
+def status_line(started: float, envelopes: list[dict[str, Any]], previous: int) -> tuple[str, int]:
+    events = sum(e["count"] for e in envelopes)
+    elapsed = time.monotonic() - started
+    line = f"[{elapsed:5.0f} s] envelopes {len(envelopes):5d}  events stored {events:6d}  (+{events - previous}/s)"
+    return line, events
+
+
+def check(page_url: str, duration: float, moto: MotoServer, aws: LocalAws) -> int:
+    """Drives the demo page in headless Chromium for ``duration`` seconds; 0 if every event is stored once."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page()
+        page.goto(page_url + "?autoplay")
+        page.wait_for_function("() => window.putonly && window.putonly.version === 1")
+        started = time.monotonic()
+        page.click("#burst")
+        page.click("#bad")
+        previous = 0
+        while time.monotonic() - started < duration:
+            page.wait_for_timeout(1000)
+            line, previous = status_line(started, scan(moto, aws), previous)
+            print(line, flush=True)
+        page.click("#play")  # pause
+        page.evaluate("() => putonly.flush()")
+        tracked = page.evaluate("() => window.demo.tracked")
+        rejected = page.evaluate("() => window.demo.rejected")
+        dropped = page.evaluate("() => window.demo.dropped")
+        browser.close()
+    stored = Counter(i for e in scan(moto, aws) for i in e["ids"])
+    missing = len(set(tracked) - set(stored))
+    duplicated = sum(1 for i in tracked if stored[i] > 1)
+    ok = bool(tracked) and missing == 0 and duplicated == 0 and dropped == 0
+    print(
+        f"check {'passed' if ok else 'FAILED'}: tracked {len(tracked)}, stored {len(set(tracked) & set(stored))}, "
+        f"missing {missing}, duplicated {duplicated}, dropped {dropped}, refused by track() {rejected}"
+    )
+    return 0 if ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make demo", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--duration", type=float, default=0, help="stop after N seconds (default: run until Ctrl-C)")
+    parser.add_argument("--check", action="store_true", help="drive the page in headless Chromium and verify delivery")
+    parser.add_argument("--cdk-out", type=Path, default=ROOT / "cdk.out", help="synthesized templates (make synth)")
+    args = parser.parse_args(argv)
+    if args.duration < 0:
+        parser.error(f"--duration must be 0 or more seconds, got {args.duration:g}")
+    if args.check and not args.duration:
+        parser.error("--check needs --duration N (how many seconds to drive the page)")
+    if not (args.cdk_out / "manifest.json").is_file():
+        parser.error(f"{args.cdk_out} has no synthesized app: run `make synth` first")
+    dist = ROOT / "web_assets" / "dist"
+    if not (dist / "v1" / "putonly.js").is_file():
+        parser.error(f"{dist} is not built: run `make web` first")
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
+    moto = MotoServer().start()
+    servers = []
+    try:
+        aws = provision(moto, args.cdk_out)
+        tracker = serve_tracker(dist, args.cdk_out, local_config(aws, limits_from_cdk_out(args.cdk_out)))
+        servers.append(tracker)
+        tracker_origin = f"http://127.0.0.1:{tracker.server_address[1]}"
+        page = demo_server(moto, aws, tracker_origin)
+        servers.append(page)
+        page_url = f"http://localhost:{page.server_address[1]}/"
+        print(f"local AWS (moto server)  {moto.endpoint}   table {aws.table_name}, pool {aws.identity_pool_id}")
+        print(f"tracker                  {tracker_origin}/v1/putonly.js")
+        print(f"demo page                {page_url}   <- open this")
+        if args.check:
+            return check(page_url, args.duration, moto, aws)
+        print("Ctrl-C to stop.", flush=True)
+        started, previous = time.monotonic(), 0
+        while not args.duration or time.monotonic() - started < args.duration:
+            time.sleep(1)
+            line, events = status_line(started, scan(moto, aws), previous)
+            if events != previous or int(time.monotonic() - started) % 10 == 0:
+                print(line, flush=True)
+            previous = events
+        return 0
+    except KeyboardInterrupt:
+        print("\nstopped")
+        return 0
+    finally:
+        for server in servers:
+            server.shutdown()
+        moto.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

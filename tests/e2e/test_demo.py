@@ -1,0 +1,106 @@
+"""`make demo`: the bounded check passes, the page shows stored events, and Ctrl-C leaves nothing running."""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT
+
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def demo(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "cdk_app.demo", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def port_open(url: str) -> bool:
+    host, port = url.removeprefix("http://").rstrip("/").split(":")
+    with socket.socket() as s:
+        s.settimeout(0.3)
+        return s.connect_ex((host, int(port))) == 0
+
+
+def test_bounded_check_stores_every_event_exactly_once() -> None:
+    proc = demo("--duration", "6", "--check")
+    out, _ = proc.communicate(timeout=180)
+    last = out.strip().splitlines()[-1]
+    assert proc.returncode == 0, out
+    counts = dict(re.findall(r"(tracked|stored|missing|duplicated|dropped) (\d+)", last))
+    assert last.startswith("check passed")
+    assert int(counts["tracked"]) >= 1000 and counts["tracked"] == counts["stored"]
+    assert counts["missing"] == counts["duplicated"] == counts["dropped"] == "0"
+    assert re.search(r"\[\s+\d+ s\] envelopes\s+\d+\s+events stored", out), "one status line per second"
+    moto = re.search(r"local AWS \(moto server\)\s+(\S+)", out)
+    assert moto and not port_open(moto.group(1)), "the moto server is gone"
+
+
+def test_page_shows_stored_events_and_ctrl_c_stops_everything(browser: Any) -> None:
+    proc = demo()
+    assert proc.stdout is not None
+    lines = []
+    while not any("Ctrl-C to stop" in line for line in lines):
+        line = proc.stdout.readline()
+        assert line, "".join(lines)
+        lines.append(line)
+    text = "".join(lines)
+    url = re.search(r"demo page\s+(\S+)", text).group(1)  # type: ignore[union-attr]
+    endpoints = [url.rstrip("/"), re.search(r"moto server\)\s+(\S+)", text).group(1)]  # type: ignore[union-attr]
+    page = browser.new_page()
+    try:
+        page.goto(url)
+        page.wait_for_function("() => window.putonly && window.putonly.version === 1")
+        page.click("#play")
+        page.wait_for_timeout(3_000)
+        page.click("#bad")
+        page.click("#flush")
+        page.wait_for_function("() => document.querySelectorAll('#envelopes tr').length > 0", timeout=15_000)
+        page.wait_for_function(
+            "() => +document.getElementById('stored').textContent === window.demo.tracked.length", timeout=15_000
+        )
+        assert page.text_content("#error").startswith("TypeError: putonly: data.onEnd is a function")
+        assert int(page.text_content("#stored")) >= 2
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "demo.png"), full_page=True)
+    finally:
+        page.close()
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert "stopped" in out
+    deadline = time.monotonic() + 5
+    while any(port_open(e) for e in endpoints) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(port_open(e) for e in endpoints), "a server is still listening after Ctrl-C"
+    assert Path(ARTIFACTS / "demo.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--duration", "-1"], "--duration must be 0 or more seconds, got -1"),
+        (["--check"], "--check needs --duration N"),
+        (["--duration", "soon"], "argument --duration: invalid float value: 'soon'"),
+        (["--cdk-out", "/nonexistent"], "/nonexistent has no synthesized app: run `make synth` first"),
+    ],
+)
+def test_bad_flags_are_named(args: list[str], message: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "cdk_app.demo", *args], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 2
+    assert message in result.stderr

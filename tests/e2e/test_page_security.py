@@ -1,0 +1,52 @@
+"""A strict CSP page works, and every item lands in the writing visitor's own partition."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cdk_app.local_stack import LocalAws, MotoServer
+from tests.e2e.conftest import stored_events
+from tests.e2e.test_delivery import READY, open_page
+
+IDENTITY = """async () => {
+    const request = (r) => new Promise((ok, fail) => { r.onsuccess = () => ok(r.result); r.onerror = fail; });
+    const db = await request(indexedDB.open('putonly'));
+    const id = await request(db.transaction('meta').objectStore('meta').get('identityId'));
+    db.close();
+    return id;
+}"""
+
+
+def test_strict_csp_page_tracks(context: Any, page_origin: str, aws: LocalAws, moto: MotoServer) -> None:
+    violations: list[str] = []
+    page = context.new_page()
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    page.goto(page_origin + "/csp")
+    page.wait_for_function(READY)
+    ids = page.evaluate(
+        "async () => { const ids = [1, 2, 3].map((i) => putonly.track('csp_page', {i}));"
+        " await putonly.flush(); return ids; }"
+    )
+    assert {e["id"] for e in stored_events(aws, moto) if e["topic"] == "csp_page"} == set(ids)
+    assert violations == []
+
+
+def test_each_visitor_writes_only_its_own_partition(
+    browser: Any, page_origin: str, aws: LocalAws, moto: MotoServer
+) -> None:
+    identities = {}
+    for visitor in ("visitor_a", "visitor_b"):
+        context = browser.new_context()
+        page = open_page(context, page_origin)
+        page.evaluate("async (topic) => { putonly.track(topic, {}); await putonly.flush(); }", visitor)
+        identities[visitor] = page.evaluate(IDENTITY)
+        # A returning visitor (same browser profile, new page) keeps its identity.
+        again = open_page(context, page_origin)
+        again.evaluate("async (topic) => { putonly.track(topic, {again: true}); await putonly.flush(); }", visitor)
+        assert again.evaluate(IDENTITY) == identities[visitor]
+        context.close()
+    assert identities["visitor_a"] != identities["visitor_b"]
+    for visitor, identity in identities.items():
+        items = [e for e in stored_events(aws, moto) if e["topic"] == visitor]
+        assert len(items) == 2
+        assert {e["pk"] for e in items} == {identity}
