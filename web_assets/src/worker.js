@@ -180,7 +180,7 @@ async function deliver(envelope) {
   }
   const outcome = classify(reply);
   if (outcome === 'ok') {
-    await serial(() => outbox.deleteEnvelopes([envelope.id]));
+    await serial(() => outbox.replaceEnvelopes([envelope.id]));
     totals.count -= envelope.count;
     settle(envelope.ids);
     post({ t: 'sent', ids: envelope.ids, envelope: envelope.id, topic: envelope.topic, subject: envelope.subject });
@@ -203,13 +203,13 @@ async function deliver(envelope) {
 /** DynamoDB refused the envelope as invalid: split until the bad event is alone, then drop only it. */
 async function reject(/** @type {Stored} */ envelope, /** @type {string} */ reason) {
   if (envelope.count === 1) {
-    await serial(() => outbox.deleteEnvelopes([envelope.id]));
+    await serial(() => outbox.replaceEnvelopes([envelope.id]));
     totals.count -= 1;
     report(envelope.ids, `putonly: DynamoDB rejected event ${envelope.ids[0]}: ${reason}`);
     return;
   }
   const halves = split(envelope, config).map((half) => /** @type {Stored} */ ({ ...half, owner }));
-  await serial(() => outbox.replaceEnvelope(envelope.id, halves));
+  await serial(() => outbox.replaceEnvelopes([envelope.id], halves));
   for (const half of halves) enqueue(half);
 }
 
@@ -226,16 +226,16 @@ async function drain() {
   await navigator.locks.request('putonly-drain', { ifAvailable: true }, async (lock) => {
     if (!lock) return;
     const live = new Set((await navigator.locks.query()).held?.map((l) => l.name));
-    for (const other of await outbox.owners()) {
-      if (other === owner || live.has(LOCK_PREFIX + other)) continue;
-      const adopted = await serial(() => outbox.adopt(other, owner));
-      const { events, envelopes } = /** @type {{events: any[], envelopes: Stored[]}} */ (adopted);
-      for (const envelope of envelopes) enqueue(envelope);
-      const loose = new Packer(config);
-      for (const event of events) sealGroups(loose.add(event));
-      sealGroups(loose.all());
-    }
     const [events, envelopes] = await Promise.all([outbox.all('events'), outbox.all('envelopes')]);
+    for (const other of new Set([...events, ...envelopes].map((r) => r.owner))) {
+      if (other === owner || live.has(LOCK_PREFIX + other)) continue;
+      const [loose, sealed] = await serial(() => outbox.adopt(other, owner));
+      sealed.forEach(enqueue);
+      const packer = new Packer(config);
+      for (const event of loose) sealGroups(packer.add(event));
+      sealGroups(packer.all());
+    }
+    // Adopting moves records between owners, so the outbox's totals are those read above.
     totals = {
       count: events.length + envelopes.reduce((sum, e) => sum + e.count, 0),
       bytes: events.reduce((sum, e) => sum + e.bytes, 0) + envelopes.reduce((sum, e) => sum + e.bytes, 0),
@@ -248,7 +248,7 @@ async function dropOldest() {
   const { drop: dropped, totals: left } = overflow(await outbox.all('envelopes'), totals, config, inFlight);
   totals = left;
   if (!dropped.length) return;
-  await outbox.deleteEnvelopes(dropped.map((e) => e.id));
+  await outbox.replaceEnvelopes(dropped.map((e) => e.id));
   const gone = new Set(dropped.map((e) => e.id));
   queue.splice(0, queue.length, ...queue.filter((e) => !gone.has(e.id)));
   const ids = dropped.flatMap((e) => e.ids);
