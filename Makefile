@@ -18,7 +18,7 @@ NODE_STAMP := node_modules/.installed
 WEB_STAMP := web_assets/node_modules/.installed
 WEB_SRC := $(wildcard web_assets/src/*.js) web_assets/build.mjs web_assets/package-lock.json
 
-.PHONY: help setup web synth demo test lint format deploy diff destroy clean chromium
+.PHONY: help setup web synth demo bench test lint format deploy diff destroy clean chromium
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -62,6 +62,15 @@ synth: setup ## synthesize the three stacks into cdk.out/ (ENV=dev|prod)
 
 demo: synth ## run PutOnly locally (moto server, tracker, demo page); ARGS="--duration 30 --check" to verify
 	$(PY) -m cdk_app.demo $(ARGS)
+
+BENCH_STAMP := bench/node_modules/.installed
+$(BENCH_STAMP): bench/package.json bench/package-lock.json $(VENV_STAMP)
+	@echo "==> comparison bundles' packages (npm ci in bench)"
+	cd bench && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+bench: synth $(BENCH_STAMP) ## measure size, main-thread cost, requests/WRU, throughput; writes BENCHMARKS.md
+	$(PY) bench/run.py $(ARGS)
 
 lint: setup ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check .

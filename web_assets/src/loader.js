@@ -18,15 +18,17 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
   const api = /** @type {EventTarget & Record<string, any>} */ (new EventTarget());
   let maxEventBytes = DEFAULT_MAX_EVENT_BYTES;
   let consented = true;
-  /** @type {object[]} */
-  let outgoing = [];
+  /** Events waiting for the next microtask, one line each: id, time, topic, subject, bytes, data as JSON, tab-separated. */
+  let outgoing = '';
   let flushes = 0;
   /** @type {Map<number, {resolve: (v: undefined) => void, reject: (e: Error) => void}>} */
   const waiting = new Map();
 
+  // One string per batch: cloning it to the worker costs far less than cloning an object per event.
+  // Unambiguous: JSON escapes tabs and newlines, and topics and subjects cannot contain them.
   const send = () => {
-    worker.postMessage({ t: 'track', events: outgoing });
-    outgoing = [];
+    worker.postMessage({ t: 'track', lines: outgoing });
+    outgoing = '';
   };
 
   /**
@@ -45,14 +47,14 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
     const { json, bytes } = serializeData(data, maxEventBytes);
     if (!consented) return null;
     const id = newId();
-    if (!outgoing.length) queueMicrotask(send);
-    outgoing.push({ id, ts, topic, subject, json, bytes });
+    if (!outgoing) queueMicrotask(send);
+    outgoing += `${id}\t${ts}\t${topic}\t${subject}\t${bytes}\t${json}\n`;
     return id;
   };
 
   /** Resolves once every event tracked so far is stored; rejects with the reason otherwise. */
   api.flush = () => {
-    if (outgoing.length) send();
+    if (outgoing) send();
     const n = ++flushes;
     worker.postMessage({ t: 'flush', n });
     return new Promise((resolve, reject) => waiting.set(n, { resolve, reject }));
@@ -62,7 +64,7 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
   api.consent = (/** @type {boolean} */ value) => {
     if (typeof value !== 'boolean') fail(TypeError, 'consent() takes true or false');
     consented = value;
-    if (!value) outgoing = [];
+    if (!value) outgoing = '';
     worker.postMessage({ t: 'consent', value });
   };
   api.version = 1;
@@ -83,7 +85,7 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
   };
 
   const hide = () => {
-    if (outgoing.length) send();
+    if (outgoing) send();
     worker.postMessage({ t: 'hide' });
   };
   document.addEventListener('visibilitychange', () => document.visibilityState === 'hidden' && hide());

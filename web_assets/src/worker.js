@@ -57,7 +57,7 @@ function sealOpen() {
 
 /** @param {any} data */
 function handle(data) {
-  if (data.t === 'track') accept(data.events);
+  if (data.t === 'track') accept(parse(data.lines));
   else if (data.t === 'hide') sealOpen();
   else if (data.t === 'flush') flush(data.n);
   else if (data.t === 'consent') setConsent(Boolean(data.value));
@@ -106,6 +106,14 @@ async function fetchConfig(base) {
     }
     await new Promise((resume) => setTimeout(resume, backoff(attempt)));
   }
+}
+
+/** The loader's batch: one event per line, tab-separated fields. @param {string} lines */
+function parse(lines) {
+  return lines.split('\n').filter(Boolean).map((line) => {
+    const [id, ts, topic, subject, bytes, json] = line.split('\t');
+    return { id, ts: +ts, topic, subject, bytes: +bytes, json };
+  });
 }
 
 /** Events from the loader: checked again, stored, then packed. @param {any[]} events */
