@@ -83,35 +83,25 @@ export class GuestCredentials {
   /** @returns {Promise<Credentials>} */
   async fetchCredentials() {
     let identityId = await this.loadId();
-    for (let attempt = 0; attempt < 2; attempt++) {
-      if (!identityId) {
-        const reply = await this.cognito('GetId', { IdentityPoolId: this.config.identityPoolId });
-        if (classify(reply) !== 'ok') throw replyError('GetId', reply);
-        identityId = /** @type {any} */ (reply.body).IdentityId;
-        await this.saveId(/** @type {string} */ (identityId));
-      }
-      const reply = await this.cognito('GetCredentialsForIdentity', { IdentityId: identityId });
-      if (classify(reply) === 'ok') {
-        const c = /** @type {any} */ (reply.body).Credentials;
-        const expiresAt = Number(c.Expiration) * 1000;
-        const lifetime = Math.max(0, expiresAt - this.now());
-        this.refreshAt = expiresAt - Math.min(5 * 60_000, lifetime / 2);
-        this.current = { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretKey, sessionToken: c.SessionToken, expiresAt, identityId: /** @type {string} */ (identityId) };
-        return this.current;
-      }
-      // An identity the pool no longer knows (pool recreated): start a new one, once.
-      if (errorType(reply.body) !== 'ResourceNotFoundException') throw replyError('GetCredentialsForIdentity', reply);
-      identityId = undefined;
+    if (!identityId) {
+      const reply = await this.cognito('GetId', { IdentityPoolId: this.config.identityPoolId });
+      identityId = ok('GetId', reply).IdentityId;
+      await this.saveId(/** @type {string} */ (identityId));
     }
-    throw new Error('putonly: the identity pool refused every identity');
+    const reply = await this.cognito('GetCredentialsForIdentity', { IdentityId: identityId });
+    // An identity the pool no longer knows (pool recreated): the next attempt starts a new one.
+    if (errorType(reply.body) === 'ResourceNotFoundException') await this.saveId('');
+    const c = ok('GetCredentialsForIdentity', reply).Credentials;
+    const expiresAt = c.Expiration * 1000;
+    this.refreshAt = expiresAt - Math.min(5 * 60_000, Math.max(0, expiresAt - this.now()) / 2);
+    return (this.current = { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretKey, sessionToken: c.SessionToken, expiresAt, identityId: /** @type {string} */ (identityId) });
   }
 }
 
-/** @param {string} what @param {Reply} reply */
-export function replyError(what, reply) {
-  const err = /** @type {Error & {reply: Reply}} */ (new Error(`putonly: ${what} failed: ${reply.networkError ? 'network error' : `${reply.status} ${errorType(reply.body)} ${reply.message || ''}`.trim()}`));
-  err.reply = reply;
-  return err;
+/** The body of a successful reply; otherwise throws an error naming the call, carrying the reply. @param {string} what @param {Reply} reply @returns {any} */
+function ok(what, reply) {
+  if (classify(reply) === 'ok') return reply.body;
+  throw Object.assign(new Error(`putonly: ${what} failed: ${reply.networkError ? 'network error' : `${reply.status} ${reply.message}`}`), { reply });
 }
 
 /**

@@ -3,15 +3,6 @@
 export const BACKOFF_BASE_MS = 500;
 export const BACKOFF_CAP_MS = 60_000;
 
-const THROTTLING = new Set([
-  'ProvisionedThroughputExceededException',
-  'ThrottlingException',
-  'RequestLimitExceeded',
-  'LimitExceededException',
-  'TooManyRequestsException',
-]);
-const REFRESH = new Set(['ExpiredTokenException', 'InvalidSignatureException', 'UnrecognizedClientException', 'ExpiredToken']);
-
 /**
  * Full jitter (https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/):
  * a uniformly random wait between 0 and min(cap, base * 2^attempt).
@@ -24,26 +15,21 @@ export function backoff(attempt, random = Math.random, base = BACKOFF_BASE_MS, c
 
 /**
  * The short error name of an AWS JSON error body ("com.amazonaws...#ThrottlingException" -> "ThrottlingException").
- * @param {unknown} body
+ * @param {any} body
  */
-export function errorType(body) {
-  const type = body && typeof body === 'object' ? /** @type {any} */ (body).__type || /** @type {any} */ (body).code || '' : '';
-  return String(type).split('#').pop() || '';
-}
+export const errorType = (body) => String((body && (body.__type || body.code)) || '').split('#').pop() || '';
 
 /**
+ * Retry what can succeed on retry (network errors, 5xx, 429, throttling, a table still being created),
+ * refresh credentials when they expired or were refused, split what DynamoDB calls invalid.
  * @typedef {'ok' | 'retry' | 'refresh' | 'invalid' | 'fatal'} Outcome
  * @param {{status?: number, body?: unknown, networkError?: boolean}} response
  * @returns {Outcome}
  */
-export function classify({ status = 0, body, networkError = false }) {
-  if (networkError) return 'retry';
-  if (status >= 200 && status < 300) return 'ok';
-  if (status >= 500 || status === 429) return 'retry';
+export function classify({ status = 0, body, networkError }) {
   const type = errorType(body);
-  if (THROTTLING.has(type)) return 'retry';
-  if (REFRESH.has(type) || status === 403 && /expired|signature/i.test(JSON.stringify(body || ''))) return 'refresh';
-  if (type === 'ValidationException' || type === 'SerializationException') return 'invalid';
-  if (type === 'ResourceNotFoundException') return 'retry'; // table still being created; keep the events
-  return 'fatal';
+  if (status > 199 && status < 300) return 'ok';
+  if (networkError || status > 499 || status === 429 || /Throughput|Throttl|LimitExceeded|TooManyRequests|ResourceNotFound/.test(type)) return 'retry';
+  if (/Expired|Signature|UnrecognizedClient/.test(type)) return 'refresh';
+  return /Validation|Serialization/.test(type) ? 'invalid' : 'fatal';
 }

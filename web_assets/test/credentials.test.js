@@ -75,3 +75,21 @@ test('a network failure rejects with a message naming the call', async () => {
   });
   await assert.rejects(creds.get(), { message: 'putonly: GetId failed: network error' });
 });
+
+test('an identity the pool no longer knows is forgotten, so the next attempt starts a new one', async () => {
+  let saved = 'us-east-1:gone';
+  const fetch = async (url, init) => {
+    const target = init.headers['X-Amz-Target'].split('.')[1];
+    const body = JSON.parse(init.body);
+    if (target === 'GetCredentialsForIdentity' && body.IdentityId === 'us-east-1:gone') {
+      return new Response(JSON.stringify({ __type: 'ResourceNotFoundException', message: 'Identity not found' }), { status: 400 });
+    }
+    return new Response(JSON.stringify(target === 'GetId'
+      ? { IdentityId: 'us-east-1:new' }
+      : { Credentials: { AccessKeyId: 'AK', SecretKey: 's', SessionToken: 't', Expiration: 3600 } }), { status: 200 });
+  };
+  const creds = new GuestCredentials({ config, fetch, now: () => 0, loadId: async () => saved, saveId: async (id) => void (saved = id) });
+  await assert.rejects(creds.get(), { message: 'putonly: GetCredentialsForIdentity failed: 400 Identity not found' });
+  assert.equal((await creds.get()).identityId, 'us-east-1:new');
+  assert.equal(saved, 'us-east-1:new');
+});
