@@ -33,7 +33,7 @@ const inFlight = new Set();
 const pending = new Set();
 /** @type {{n: number, ids: Set<string>, failures: string[], timer: any}[]} */
 const flushes = [];
-/** @type {any[]} */
+/** Messages that arrive before the outbox is open, handled in order once it is. @type {any[] | undefined} */
 let early = [];
 let lastError = '';
 let dueTimer = 0;
@@ -46,7 +46,7 @@ const serial = (work) => (chain = chain.then(work, work));
 
 self.onmessage = (/** @type {MessageEvent} */ { data }) => {
   if (data.t === 'init') start(data.base).catch((err) => report([], `putonly: cannot start: ${err.message || err}`));
-  else if (!outbox) early.push(data);
+  else if (early) early.push(data);
   else handle(data);
 };
 
@@ -69,8 +69,9 @@ async function start(base) {
   // Held until this worker ends: other tabs see our records are owned by a live worker.
   await new Promise((granted) => navigator.locks.request(LOCK_PREFIX + owner, () => (granted(undefined), new Promise(() => {}))));
   consent = (await outbox.getMeta('consent')) !== false;
-  for (const data of early) handle(data);
-  early = [];
+  const waiting = /** @type {any[]} */ (early);
+  early = undefined; // from now on messages are handled as they come, after these
+  waiting.forEach(handle);
   config = await fetchConfig(base);
   post({ t: 'ready', consent, maxEventBytes: config.maxEventBytes });
   packer = new Packer(config);
