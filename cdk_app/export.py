@@ -1,0 +1,362 @@
+"""putonly-export: events out of the table, one row per event, as JSON Lines or CSV.
+
+Select by topic+subject (the by_subject index), by visitor identity, or the whole table (parallel Scan
+segments), optionally within a time range. Uses boto3 only (no aws_cdk), the standard AWS credential
+chain, and can resume after an interruption from a checkpoint file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+from cdk_app import envelope
+
+PROG = "putonly-export"
+LOOKBACK = timedelta(hours=1)
+COLUMNS = ("event_id", "time", "ts_ms", "topic", "subject", "identity", "envelope", "data")
+# What the export needs, and all that the analyst policy grants (tests/unit/test_export_access.py checks both).
+REQUIRED_ACTIONS = ("dynamodb:DescribeTable", "dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchGetItem")
+
+
+class ExportError(Exception):
+    """A one-line, user-facing error."""
+
+
+def parse_time(value: str, *, flag: str) -> str:
+    """ISO-8601 date or time, in UTC unless it says otherwise, as the table's sort-key prefix."""
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{flag} {value!r} is not an ISO-8601 date or time (e.g. 2026-11-01 or 2026-11-01T12:00Z)"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"
+
+
+@dataclass
+class Checkpoint:
+    """Where each segment stopped (its LastEvaluatedKey; None when done) and how many rows were written."""
+
+    path: Path | None
+    selection: dict[str, Any]
+    segments: dict[str, Any] = field(default_factory=dict)
+    rows: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def load(cls, path: Path | None, selection: dict[str, Any]) -> Checkpoint:
+        if path is None or not path.exists():
+            return cls(path, selection)
+        saved = json.loads(path.read_text())
+        if saved.get("selection") != selection:
+            raise ExportError(
+                f"checkpoint {path} belongs to another export ({saved.get('selection')}); delete it or use another"
+            )
+        return cls(path, selection, saved["segments"], saved["rows"])
+
+    def save(self) -> None:
+        if self.path is None:
+            return
+        temporary = self.path.with_suffix(self.path.suffix + ".tmp")
+        temporary.write_text(json.dumps({"selection": self.selection, "segments": self.segments, "rows": self.rows}))
+        temporary.replace(self.path)  # atomic: an interruption never leaves half a checkpoint
+
+
+class Writer:
+    """Rows as JSON Lines or CSV, flushed before every checkpoint."""
+
+    def __init__(self, out: IO[str], fmt: str, *, header: bool) -> None:
+        self.out = out
+        self.fmt = fmt
+        self.csv = csv.DictWriter(out, fieldnames=COLUMNS) if fmt == "csv" else None
+        if self.csv and header:
+            self.csv.writeheader()
+
+    def write(self, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            if self.csv:
+                self.csv.writerow({**row, "data": json.dumps(row["data"], separators=(",", ":"))})
+            else:
+                self.out.write(json.dumps(row, separators=(",", ":"), ensure_ascii=False) + "\n")
+        self.out.flush()
+
+
+def flatten(item: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per event of an envelope item (DynamoDB JSON)."""
+    first = int(item["first_ts"]["N"])
+    rows = []
+    for event_id, offset, data in json.loads(item["events"]["S"]):
+        ts = first + int(offset)
+        rows.append(
+            {
+                "event_id": event_id,
+                "time": datetime.fromtimestamp(ts / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+                "ts_ms": ts,
+                "topic": item["topic"]["S"],
+                "subject": item.get("subject", {}).get("S", ""),
+                "identity": item["pk"]["S"],
+                "envelope": item["sk"]["S"],
+                "data": data,
+            }
+        )
+    return rows
+
+
+def in_range(row: dict[str, Any], since: str | None, until: str | None) -> bool:
+    return (not since or row["time"] >= since) and (not until or row["time"] <= until)
+
+
+class Exporter:
+    def __init__(self, client: Any, table: str, args: argparse.Namespace) -> None:
+        self.client = client
+        self.table = table
+        self.args = args
+
+    def key_range(self, attribute: str) -> tuple[str, dict[str, Any]]:
+        # Keys carry the time of an envelope's first event; its last may be up to maxDelaySeconds (at most an
+        # hour) later, so the key range starts an hour early and rows are filtered exactly afterwards.
+        until = self.args.until
+        since = self.args.since and parse_time(
+            (datetime.fromisoformat(self.args.since.replace("Z", "+00:00")) - LOOKBACK).isoformat(), flag="--since"
+        )
+        if since and until:
+            return f" AND {attribute} BETWEEN :since AND :until", {":since": {"S": since}, ":until": {"S": until + "~"}}
+        if since:
+            return f" AND {attribute} >= :since", {":since": {"S": since}}
+        if until:
+            return f" AND {attribute} <= :until", {":until": {"S": until + "~"}}
+        return "", {}
+
+    def pages(self, segment: int | None, start: Any) -> Iterator[tuple[list[dict[str, Any]], Any]]:
+        """(items, LastEvaluatedKey) pages of one selection (and one Scan segment)."""
+        request: dict[str, Any] = {"TableName": self.table, "Limit": self.args.page_size}
+        if self.args.all:
+            request.update(Segment=segment, TotalSegments=self.args.segments)
+            condition, values = self.key_range(envelope.SORT_KEY)
+            if condition:
+                request["FilterExpression"] = condition.removeprefix(" AND ")
+                request["ExpressionAttributeValues"] = values
+            operation = self.client.scan
+        else:
+            if self.args.identity:
+                key, value = envelope.PARTITION_KEY, self.args.identity
+                sort = envelope.SORT_KEY
+            else:
+                request["IndexName"] = envelope.GSI_NAME
+                key, value = envelope.GSI_PARTITION_KEY, f"{self.args.topic}#{self.args.subject}"
+                sort = envelope.GSI_SORT_KEY
+            condition, values = self.key_range(sort)
+            request["KeyConditionExpression"] = f"{key} = :key{condition}"
+            request["ExpressionAttributeValues"] = {":key": {"S": value}, **values}
+            operation = self.client.query
+        while True:
+            if start:
+                request["ExclusiveStartKey"] = start
+            reply = operation(**request)
+            items = reply.get("Items", [])
+            if self.args.all is False and not self.args.identity and items:
+                items = self.full_items(items)  # the index holds only small attributes
+            start = reply.get("LastEvaluatedKey")
+            yield items, start
+            if not start:
+                return
+
+    def full_items(self, keys_only: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        keys = [{k: item[k] for k in (envelope.PARTITION_KEY, envelope.SORT_KEY)} for item in keys_only]
+        found: list[dict[str, Any]] = []
+        for i in range(0, len(keys), 100):
+            pending: dict[str, Any] = {self.table: {"Keys": keys[i : i + 100]}}
+            while pending:
+                reply = self.client.batch_get_item(RequestItems=pending)
+                found.extend(reply["Responses"].get(self.table, []))
+                pending = reply.get("UnprocessedKeys") or {}
+        return sorted(found, key=lambda item: item[envelope.SORT_KEY]["S"])
+
+
+def build_client(args: argparse.Namespace) -> Any:
+    session = boto3.Session(profile_name=args.profile, region_name=args.region or os.environ.get("AWS_REGION"))
+    if session.region_name is None:
+        raise ExportError(
+            "no region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION (or one in your AWS profile)"
+        )
+    return session.client("dynamodb", endpoint_url=args.endpoint_url)
+
+
+def describe_error(err: Exception, table: str, client: Any) -> str:
+    if isinstance(err, NoCredentialsError):
+        return "no AWS credentials found: use --profile, environment variables or another source of the standard chain"
+    if isinstance(err, ClientError):
+        code = err.response["Error"]["Code"]
+        message = err.response["Error"].get("Message", "")
+        if code == "ResourceNotFoundException":
+            where = client.meta.endpoint_url
+            return f"table {table!r} not found in {client.meta.region_name} ({where})"
+        if code in (
+            "UnrecognizedClientException",
+            "InvalidSignatureException",
+            "ExpiredTokenException",
+            "AccessDeniedException",
+        ):
+            return f"AWS refused the credentials ({code}): {message}"
+        return f"{code}: {message}"
+    if isinstance(err, BotoCoreError):
+        return str(err)
+    return f"{type(err).__name__}: {err}"
+
+
+def run(args: argparse.Namespace) -> int:
+    client = build_client(args)
+    selection = {k: getattr(args, k) for k in ("table", "topic", "subject", "identity", "all", "since", "until")}
+    if args.all:
+        selection["segments"] = args.segments
+    checkpoint = Checkpoint.load(args.checkpoint, selection)
+    resuming = bool(checkpoint.segments)
+    try:
+        client.describe_table(TableName=args.table)
+    except Exception as err:
+        raise ExportError(describe_error(err, args.table, client)) from None
+
+    fmt = args.format or ("csv" if args.output and args.output.suffix == ".csv" else "jsonl")
+    out: IO[str] = (
+        open(args.output, "a" if resuming else "w", newline="", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115 (closed in the finally below; stdout stays open)
+    )
+    writer = Writer(out, fmt, header=not resuming)
+    exporter = Exporter(client, args.table, args)
+    segments = range(args.segments) if args.all else [None]
+    progress = Progress(enabled=not args.quiet and sys.stderr.isatty(), start=checkpoint.rows)
+
+    stop = threading.Event()
+
+    def export_segment(segment: int | None) -> None:
+        name = str(segment)
+        if name in checkpoint.segments and checkpoint.segments[name] is None:
+            return  # finished before the interruption
+        for items, last in exporter.pages(segment, checkpoint.segments.get(name)):
+            if stop.is_set():
+                return  # interrupted: this page is not written, so the checkpoint still points before it
+            rows = [row for item in items for row in flatten(item) if in_range(row, args.since, args.until)]
+            with checkpoint.lock:
+                writer.write(rows)
+                checkpoint.rows += len(rows)
+                checkpoint.segments[name] = last
+                checkpoint.save()
+            progress.update(len(rows))
+
+    try:
+        with ThreadPoolExecutor(max_workers=len(segments)) as pool:
+            futures = [pool.submit(export_segment, s) for s in segments]
+            try:
+                for future in futures:
+                    future.result()
+            except BaseException:
+                stop.set()  # Ctrl-C or a failed segment: the others stop after their current page
+                raise
+    except (ClientError, BotoCoreError) as err:
+        raise ExportError(describe_error(err, args.table, client) + _resume_hint(args)) from None
+    finally:
+        progress.close()
+        if out is not sys.stdout:
+            out.close()
+    if args.checkpoint:
+        args.checkpoint.unlink(missing_ok=True)
+    if not args.quiet:
+        print(
+            f"{PROG}: {checkpoint.rows} events written" + (f" to {args.output}" if args.output else ""), file=sys.stderr
+        )
+    return 0
+
+
+def _resume_hint(args: argparse.Namespace) -> str:
+    return f"; run the same command again to resume from {args.checkpoint}" if args.checkpoint else ""
+
+
+class Progress:
+    """A one-line counter on a terminal (stderr); silent when piped."""
+
+    def __init__(self, *, enabled: bool, start: int) -> None:
+        self.enabled = enabled
+        self.count = start
+        self.lock = threading.Lock()
+
+    def update(self, n: int) -> None:
+        with self.lock:
+            self.count += n
+            if self.enabled:
+                print(f"\r{PROG}: {self.count} events", end="", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.enabled:
+            print(file=sys.stderr)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument(
+        "--table", default=os.environ.get("PUTONLY_TABLE"), help="events table (TableName output; or PUTONLY_TABLE)"
+    )
+    pick = p.add_mutually_exclusive_group(required=True)
+    pick.add_argument("--topic", help="events of this topic (with --subject; uses the by_subject index)")
+    pick.add_argument("--identity", help="events of one visitor (a Cognito identity id)")
+    pick.add_argument("--all", action="store_true", help="the whole table, with parallel Scan segments")
+    p.add_argument("--subject", default="", help="with --topic: the subject (empty for events without one)")
+    p.add_argument(
+        "--since", type=lambda v: parse_time(v, flag="--since"), help="first time, ISO-8601 (UTC unless given)"
+    )
+    p.add_argument("--until", type=lambda v: parse_time(v, flag="--until"), help="last time, ISO-8601 (inclusive)")
+    p.add_argument("--format", choices=("jsonl", "csv"), help="default: csv for an --output ending in .csv, else jsonl")
+    p.add_argument("--output", type=Path, help="file to write (default: stdout)")
+    p.add_argument("--checkpoint", type=Path, help="resume file: progress is saved here and used by a rerun")
+    p.add_argument("--segments", type=int, default=4, help="parallel Scan segments with --all (default 4)")
+    p.add_argument("--page-size", type=int, default=500, help="items per request (default 500)")
+    p.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
+    p.add_argument("--profile", help="AWS profile (standard credential chain otherwise)")
+    p.add_argument("--region", help="AWS region (default: from the environment or profile)")
+    p.add_argument("--endpoint-url", help="another DynamoDB endpoint, e.g. the local stack's")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = parser()
+    args = p.parse_args(argv)
+    if not args.table:
+        p.error("--table is required (or set PUTONLY_TABLE)")
+    if args.subject and not args.topic:
+        p.error("--subject needs --topic")
+    if args.since and args.until and args.since > args.until:
+        p.error(f"--since {args.since} is after --until {args.until}")
+    if not 1 <= args.segments <= 64:
+        p.error(f"--segments must be from 1 to 64, got {args.segments}")
+    if not 1 <= args.page_size <= 10_000:
+        p.error(f"--page-size must be from 1 to 10000, got {args.page_size}")
+    if args.checkpoint and not args.output:
+        p.error("--checkpoint needs --output (a resumed export appends to the same file)")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
+    try:
+        return run(args)
+    except ExportError as err:
+        print(f"{PROG}: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"\n{PROG}: interrupted" + _resume_hint(args), file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""putonly-export against the local stack, on events written by the real tracker in Chromium."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cdk_app.local_stack import LocalAws, MotoServer
+from tests.conftest import ROOT
+from tests.e2e.test_delivery import open_page
+
+ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_REGION": "us-east-1",
+    "PATH": "/usr/bin:/bin",
+}
+
+
+def export(aws: LocalAws, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "cdk_app.export", "--table", aws.table_name, "--endpoint-url", aws.endpoint, *args]
+    result = subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=120, check=False)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.fixture(scope="module")
+def tracked(browser: Any, page_origin: str, aws: LocalAws) -> dict[str, Any]:
+    """Events written through the tracker: 60 plays of two songs by one visitor, 5 of another topic."""
+    context = browser.new_context()
+    page = open_page(context, page_origin)
+    ids = page.evaluate(
+        """async () => {
+            const ids = {a: [], b: [], other: []};
+            for (let i = 0; i < 60; i++) {
+                const song = i % 2 ? 'song-a' : 'song-b';
+                ids[song.slice(-1)].push(putonly.track('export_play', {i, note: 'é,"quoted"'}, {subject: song}));
+            }
+            for (let i = 0; i < 5; i++) ids.other.push(putonly.track('export_other', {i}));
+            await putonly.flush();
+            return ids;
+        }"""
+    )
+    identity = page.evaluate(
+        """async () => {
+            const r = (q) => new Promise((ok) => { q.onsuccess = () => ok(q.result); });
+            const db = await r(indexedDB.open('putonly'));
+            return r(db.transaction('meta').objectStore('meta').get('identityId'));
+        }"""
+    )
+    context.close()
+    return {**ids, "identity": identity}
+
+
+def jsonl(text: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_by_topic_and_subject_through_the_index(aws: LocalAws, tracked: dict[str, Any]) -> None:
+    rows = jsonl(export(aws, "--topic", "export_play", "--subject", "song-a").stdout)
+    # Same set, in time order (events of one millisecond may sit in different envelopes, in any order).
+    assert sorted(r["event_id"] for r in rows) == sorted(tracked["a"])
+    assert [r["ts_ms"] for r in rows] == sorted(r["ts_ms"] for r in rows)
+    assert {r["subject"] for r in rows} == {"song-a"}
+    assert {r["data"]["i"] for r in rows} == set(range(1, 60, 2))
+    assert rows[0]["data"]["note"] == 'é,"quoted"'
+    assert set(rows[0]) == {"event_id", "time", "ts_ms", "topic", "subject", "identity", "envelope", "data"}
+    assert rows[0]["identity"] == tracked["identity"]
+
+
+def test_by_identity_and_whole_table_agree(aws: LocalAws, tracked: dict[str, Any]) -> None:
+    mine = {r["event_id"] for r in jsonl(export(aws, "--identity", tracked["identity"]).stdout)}
+    assert mine == set(tracked["a"] + tracked["b"] + tracked["other"])
+    everything = jsonl(export(aws, "--all", "--segments", "3", "--page-size", "2").stdout)
+    ids = [r["event_id"] for r in everything]
+    assert len(ids) == len(set(ids)), "no row twice across scan segments"
+    assert mine <= set(ids)
+
+
+def test_csv_to_a_file(aws: LocalAws, tracked: dict[str, Any], tmp_path: Path) -> None:
+    out = tmp_path / "plays.csv"
+    result = export(aws, "--topic", "export_play", "--subject", "song-b", "--output", str(out))
+    assert "30 events written" in result.stderr
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert sorted(r["event_id"] for r in rows) == sorted(tracked["b"])
+    assert {json.loads(r["data"])["note"] for r in rows} == {'é,"quoted"'}
+
+
+def test_time_range(aws: LocalAws, tracked: dict[str, Any]) -> None:
+    rows = jsonl(export(aws, "--topic", "export_play", "--subject", "song-a").stdout)
+    middle = rows[len(rows) // 2]["time"]
+    later = jsonl(export(aws, "--topic", "export_play", "--subject", "song-a", "--since", middle).stdout)
+    assert later and all(r["time"] >= middle for r in later)
+    assert {r["event_id"] for r in rows if r["time"] >= middle} == {r["event_id"] for r in later}
+    none = export(aws, "--topic", "export_play", "--subject", "song-a", "--until", "2001-01-01").stdout
+    assert none == ""
+
+
+def test_resume_after_an_interruption(aws: LocalAws, moto: MotoServer, tmp_path: Path) -> None:
+    ddb = moto.client("dynamodb")
+    expected = set()
+    items = []
+    for n in range(500):  # many one-event envelopes, so a one-item-per-page export takes a while
+        event = f"resume{n:010d}"
+        expected.add(event)
+        sk = f"2026-01-01T00:{n // 600:02d}:{n // 10 % 60:02d}.{n % 10:03d}Z#R{n:015d}"
+        items.append({
+            "pk": {"S": "us-east-1:resume-visitor"}, "sk": {"S": sk}, "topic": {"S": "resume"},
+            "events": {"S": json.dumps([[event, 0, {"n": n}]])}, "count": {"N": "1"},
+            "first_ts": {"N": "1767225600000"}, "last_ts": {"N": "1767225600000"}, "v": {"N": "1"},
+            "gsi1pk": {"S": "resume#"}, "gsi1sk": {"S": sk},
+        })  # fmt: skip
+    for i in range(0, len(items), 25):
+        ddb.batch_write_item(RequestItems={aws.table_name: [{"PutRequest": {"Item": it}} for it in items[i : i + 25]]})
+    out, checkpoint = tmp_path / "resume.jsonl", tmp_path / "resume.checkpoint"
+    args = [
+        "--identity",
+        "us-east-1:resume-visitor",
+        "--page-size",
+        "1",
+        "--output",
+        str(out),
+        "--checkpoint",
+        str(checkpoint),
+    ]
+    command = [sys.executable, "-m", "cdk_app.export", "--table", aws.table_name, "--endpoint-url", aws.endpoint, *args]
+    proc = subprocess.Popen(command, cwd=ROOT, env=ENV, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not checkpoint.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert "interrupted; run the same command again to resume" in err
+    partial = len(out.read_text().splitlines())
+    assert 1 <= partial < 500
+    export(aws, *args)
+    rows = jsonl(out.read_text())
+    assert [r["event_id"] for r in rows] == sorted(expected)
+    assert not checkpoint.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--topic", "x", "--table", "NoSuchTable"], 1, "putonly-export: table 'NoSuchTable' not found in us-east-1"),
+        (
+            ["--topic", "x", "--since", "2026-02-01", "--until", "2026-01-01"],
+            2,
+            "--since 2026-02-01T00:00:00.000Z is after --until",
+        ),
+        (["--topic", "x", "--since", "yesterday"], 2, "--since 'yesterday' is not an ISO-8601 date or time"),
+        (["--all", "--segments", "0"], 2, "--segments must be from 1 to 64, got 0"),
+        (["--subject", "s", "--all"], 2, "--subject needs --topic"),
+        (["--all", "--checkpoint", "c.json"], 2, "--checkpoint needs --output"),
+        ([], 2, "one of the arguments --topic --identity --all is required"),
+    ],
+)
+def test_bad_input_is_one_clear_line(aws: LocalAws, args: list[str], code: int, message: str) -> None:
+    result = export(aws, *args, check=False)
+    assert result.returncode == code
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_credentials_are_one_line(aws: LocalAws) -> None:
+    """(moto accepts any key, so credentials AWS refuses can only be checked against real AWS.)"""
+    command = [sys.executable, "-m", "cdk_app.export", "--table", aws.table_name, "--all", "--region", "us-east-1"]
+    env = {"PATH": "/usr/bin:/bin", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+           "AWS_EC2_METADATA_DISABLED": "true"}  # fmt: skip
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("putonly-export: no AWS credentials found: use --profile")
