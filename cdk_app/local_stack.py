@@ -85,6 +85,7 @@ def table_definition(cdk_out: Path) -> dict[str, Any]:
         "BillingMode": props["BillingMode"],
         "GlobalSecondaryIndexes": indexes,
         "_ttl": props.get("TimeToLiveSpecification"),
+        "_pitr": props.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled", False),
     }
 
 
@@ -115,11 +116,15 @@ class LocalAws:
 
 def provision(moto: MotoServer, cdk_out: Path, *, table_name: str = "PutOnlyEvents") -> LocalAws:
     definition = table_definition(cdk_out)
-    ttl = definition.pop("_ttl")
+    ttl, pitr = definition.pop("_ttl"), definition.pop("_pitr")
     ddb = moto.client("dynamodb")
     ddb.create_table(TableName=table_name, **definition)
     if ttl:
         ddb.update_time_to_live(TableName=table_name, TimeToLiveSpecification=ttl)
+    if pitr:
+        ddb.update_continuous_backups(
+            TableName=table_name, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+        )
     pool = moto.client("cognito-identity").create_identity_pool(
         IdentityPoolName="putonly_local", **identity_pool_definition(cdk_out)
     )

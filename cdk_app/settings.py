@@ -17,6 +17,7 @@ _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
 _ORIGIN = re.compile(r"^https?://(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$")
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", re.IGNORECASE)
 _CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[0-9a-f-]{36}$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
 _REMOVAL_POLICIES = ("retain", "destroy")
 
@@ -49,6 +50,8 @@ class Settings:
     max_delay_seconds: int
     outbox_max_events: int
     outbox_max_bytes: int
+    alarm_email: str | None
+    analytics_export: bool
 
     @property
     def destroy_on_removal(self) -> bool:
@@ -87,6 +90,8 @@ _KEYS = {
     "maxDelaySeconds": "max_delay_seconds",
     "outboxMaxEvents": "outbox_max_events",
     "outboxMaxBytes": "outbox_max_bytes",
+    "alarmEmail": "alarm_email",
+    "analyticsExport": "analytics_export",
 }
 SETTING_KEYS = tuple(_KEYS)
 
@@ -170,7 +175,8 @@ def parse_settings(
     unknown = sorted(set(values) - set(_KEYS))
     if unknown:
         raise _fail(env, unknown[0], values[unknown[0]], "a known key: " + ", ".join(SETTING_KEYS))
-    missing = [k for k in _KEYS if k not in values and k not in ("domainName", "certificateArn")]
+    optional = ("domainName", "certificateArn", "alarmEmail", "analyticsExport")
+    missing = [k for k in _KEYS if k not in values and k not in optional]
     if missing:
         raise SettingsError(f"setting {missing[0]} (env {env}) is missing from cdk.json")
 
@@ -192,6 +198,15 @@ def parse_settings(
         key, value = ("certificateArn", cert) if domain is None else ("domainName", domain)
         raise _fail(env, key, value, "domainName and certificateArn must be set together, or both null")
 
+    email = _optional(
+        env, "alarmEmail", values.get("alarmEmail"), _EMAIL, "null, or an email address for alarm notices"
+    )
+    analytics = values.get("analyticsExport", False)
+    if isinstance(analytics, str) and analytics.lower() in ("true", "false"):
+        analytics = analytics.lower() == "true"  # given with -c on the command line
+    if not isinstance(analytics, bool):
+        raise _fail(env, "analyticsExport", analytics, "true or false")
+
     ints = {key: _int(env, key, values[key]) for key in _INT_RANGES}
     if ints["maxEventBytes"] > ints["envelopeMaxBytes"] // 2:
         raise _fail(
@@ -211,6 +226,8 @@ def parse_settings(
         "price_class": _choice(env, "priceClass", values["priceClass"], _PRICE_CLASSES),
         "domain_name": domain,
         "certificate_arn": cert,
+        "alarm_email": email,
+        "analytics_export": analytics,
         **{_KEYS[key]: value for key, value in ints.items()},
     }
     assert {f.name for f in fields(Settings)} == set(parsed)

@@ -21,7 +21,7 @@ def cdk_context() -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Deployment:
-    """The synthesized templates of one environment (dev, prod, or dev with a custom domain)."""
+    """The synthesized templates of one environment (dev, prod, or dev with a custom domain and alarm email)."""
 
     settings: Any
     data: dict[str, Any]
@@ -54,7 +54,12 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synth:
         "prod": parse_settings("prod", environments),
     }
     # A third deployment with a custom domain, renamed so its stacks sit beside dev's in one app.
-    custom = {"domainName": "t.example.com", "certificateArn": CERT_ARN, "corsOrigins": ["https://www.example.com"]}
+    custom = {
+        "domainName": "t.example.com",
+        "certificateArn": CERT_ARN,
+        "corsOrigins": ["https://www.example.com"],
+        "alarmEmail": "ops@example.com",
+    }
     variants["domain"] = replace(parse_settings("dev", environments, custom), env_name="domain")
     stacks = {name: compose(app, settings) for name, settings in variants.items()}
     add_nag_checks(app)

@@ -102,10 +102,12 @@ def test_analyst_policy_grants_no_write(dev: Deployment) -> None:
             assert not any(word in action for word in writes), action
 
 
-def test_only_the_table_and_the_analyst_policy(dev: Deployment) -> None:
+def test_only_the_table_the_analyst_policy_and_monitoring(dev: Deployment) -> None:
     assert {r["Type"] for r in dev.data["Resources"].values()} - {"AWS::CDK::Metadata"} == {
         "AWS::DynamoDB::Table",
         "AWS::IAM::ManagedPolicy",
+        "AWS::CloudWatch::Alarm",
+        "AWS::CloudWatch::Dashboard",
     }
     assert resources(dev.data, "AWS::IAM::Policy") == []
 

@@ -44,6 +44,13 @@ def test_command_line_overrides_arrive_as_strings_and_are_parsed() -> None:
     assert settings.cors_origins == ("https://a.example", "https://b.example:8443")
 
 
+def test_alarm_email_and_analytics_export() -> None:
+    settings = parse_settings("dev", ENVIRONMENTS, {"alarmEmail": "ops@example.com", "analyticsExport": "true"})
+    assert (settings.alarm_email, settings.analytics_export) == ("ops@example.com", True)
+    assert parse_settings("prod", ENVIRONMENTS).analytics_export is True
+    assert parse_settings("dev", ENVIRONMENTS).alarm_email is None
+
+
 def test_custom_domain_with_certificate() -> None:
     settings = parse_settings("dev", ENVIRONMENTS, {"domainName": "t.example.com", "certificateArn": CERT_ARN})
     assert (settings.domain_name, settings.certificate_arn) == ("t.example.com", CERT_ARN)
@@ -93,6 +100,12 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     ("event-vs-envelope", {"maxEventBytes": 9000, "envelopeMaxBytes": 16384}, "at most half of envelopeMaxBytes"),
     ("envelope-huge", {"envelopeMaxBytes": 400_000}, "envelopeMaxBytes=400000"),
     ("outbox-small", {"outboxMaxBytes": 65536, "envelopeMaxBytes": 100_000}, "outboxMaxBytes=65536"),
+    (
+        "email",
+        {"alarmEmail": "ops at example"},
+        "alarmEmail='ops at example' (env dev) is not allowed: null, or an email",
+    ),
+    ("analytics", {"analyticsExport": "yes"}, "analyticsExport='yes' (env dev) is not allowed: true or false"),
     ("unknown", {"writeCap": 5}, "setting writeCap=5 (env dev) is not allowed: a known key: region, writeCapUnits"),
 ]
 

@@ -1,0 +1,122 @@
+"""putonly-bulk-export: a DynamoDB point-in-time export of the events table to S3, for Athena.
+
+The path for terabytes that outgrow putonly-export: DynamoDB writes the table to the export bucket
+(no read capacity used), then the Glue table ``envelopes`` is pointed at the new export's data so the
+Athena view ``events`` (saved query ``putonly-create-events-view``) reads one row per event.
+Needs ``analyticsExport: true`` in the deployed settings. boto3 only; standard credential chain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+PROG = "putonly-bulk-export"
+
+
+class BulkExportError(Exception):
+    """A one-line, user-facing error."""
+
+
+def data_location(s3: Any, bucket: str, prefix: str, export: dict[str, Any]) -> str:
+    """The S3 folder holding the export's data files."""
+    manifest = export.get("ExportManifest")
+    if manifest:  # "<prefix>/AWSDynamoDB/<export id>/manifest-summary.json"
+        return f"s3://{bucket}/{manifest.rsplit('/', 1)[0]}/data/"
+    # Without a manifest (the local emulator): the newest data folder under the prefix.
+    newest: dict[str, Any] | None = None
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=f"{prefix}/AWSDynamoDB/"):
+        for obj in page.get("Contents", []):
+            if "/data/" in obj["Key"] and (newest is None or obj["LastModified"] > newest["LastModified"]):
+                newest = obj
+    if newest is None:
+        raise BulkExportError(f"the export finished but no data file is under s3://{bucket}/{prefix}/AWSDynamoDB/")
+    return f"s3://{bucket}/{newest['Key'].rsplit('/', 1)[0]}/"
+
+
+def point_glue_table(glue: Any, database: str, table: str, location: str) -> None:
+    current = glue.get_table(DatabaseName=database, Name=table)["Table"]
+    table_input = {
+        k: current[k] for k in ("Name", "Description", "TableType", "Parameters", "StorageDescriptor") if k in current
+    }
+    table_input["StorageDescriptor"] = {**current["StorageDescriptor"], "Location": location}
+    glue.update_table(DatabaseName=database, TableInput=table_input)
+
+
+def run(args: argparse.Namespace) -> int:
+    session = boto3.Session(profile_name=args.profile, region_name=args.region or os.environ.get("AWS_REGION"))
+    if session.region_name is None:
+        raise BulkExportError("no region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION")
+    ddb = session.client("dynamodb", endpoint_url=args.endpoint_url)
+    s3 = session.client("s3", endpoint_url=args.endpoint_url)
+    glue = session.client("glue", endpoint_url=args.endpoint_url)
+    table_arn = ddb.describe_table(TableName=args.table)["Table"]["TableArn"]
+    export = ddb.export_table_to_point_in_time(
+        TableArn=table_arn, S3Bucket=args.bucket, S3Prefix=args.prefix, ExportFormat="DYNAMODB_JSON"
+    )["ExportDescription"]
+    print(f"{PROG}: export started: {export['ExportArn']}", file=sys.stderr, flush=True)
+    started = time.monotonic()
+    while export["ExportStatus"] == "IN_PROGRESS":
+        if time.monotonic() - started > args.timeout:
+            raise BulkExportError(
+                f"still running after {args.timeout:g} s; follow it with "
+                f"aws dynamodb describe-export --export-arn {export['ExportArn']}"
+            )
+        time.sleep(args.poll_seconds)
+        export = ddb.describe_export(ExportArn=export["ExportArn"])["ExportDescription"]
+        print(
+            f"{PROG}: {export['ExportStatus'].lower()} after {time.monotonic() - started:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+    if export["ExportStatus"] != "COMPLETED":
+        failure = f"{export.get('FailureCode', '')} {export.get('FailureMessage', '')}".strip()
+        raise BulkExportError(f"export {export['ExportStatus']}: {failure}")
+    location = data_location(s3, args.bucket, args.prefix, export)
+    point_glue_table(glue, args.database, args.glue_table, location)
+    print(f"{PROG}: {args.database}.{args.glue_table} now reads {location}", file=sys.stderr)
+    hint = "in Athena (the AthenaWorkGroup output's workgroup) run the saved query putonly-create-events-view once"
+    print(f"{PROG}: {hint}; then query {args.database}.events", file=sys.stderr)
+    print(location)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0] if __doc__ else None)
+    p.add_argument("--table", required=True, help="events table (TableName output)")
+    p.add_argument("--bucket", required=True, help="export bucket (ExportBucket output)")
+    p.add_argument("--prefix", default="exports", help="key prefix in the bucket (default: exports)")
+    p.add_argument("--database", default="putonly", help="Glue database (GlueDatabase output; default putonly)")
+    p.add_argument("--glue-table", default="envelopes", help="Glue table to point at the export (default envelopes)")
+    p.add_argument("--timeout", type=float, default=6 * 3600, help="give up waiting after N seconds (default 6 h)")
+    p.add_argument("--poll-seconds", type=float, default=30, help="seconds between status checks (default 30)")
+    p.add_argument("--profile", help="AWS profile (standard credential chain otherwise)")
+    p.add_argument("--region", help="AWS region")
+    p.add_argument("--endpoint-url", help="another endpoint for DynamoDB, S3 and Glue (the local stack's)")
+    args = p.parse_args(argv)
+    if args.timeout <= 0 or args.poll_seconds <= 0:
+        p.error("--timeout and --poll-seconds must be positive")
+    try:
+        return run(args)
+    except BulkExportError as err:
+        print(f"{PROG}: {err}", file=sys.stderr)
+    except NoCredentialsError:
+        print(
+            f"{PROG}: no AWS credentials found: use --profile or another source of the standard chain", file=sys.stderr
+        )
+    except ClientError as err:
+        error = err.response["Error"]
+        print(f"{PROG}: {error['Code']}: {error.get('Message', '')}", file=sys.stderr)
+    except BotoCoreError as err:
+        print(f"{PROG}: {err}", file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""The path for terabytes: point-in-time exports of the table to S3, read with Athena through Glue.
+
+``python -m cdk_app.bulk_export`` starts an export and points the Glue table at its data; the saved
+Athena query creates the ``events`` view that flattens envelopes into one row per event.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_athena as athena
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from cdk_app.nag import acknowledge
+
+EXPORT_PREFIX = "exports"
+RESULTS_PREFIX = "athena-results"
+ENVELOPES_TABLE = "envelopes"
+
+# One Athena row per event. json_parse/UNNEST read the envelope's compact events: [id, ms after first, data].
+EVENTS_VIEW = """CREATE OR REPLACE VIEW events AS
+SELECT
+  json_extract_scalar(e, '$[0]') AS event_id,
+  from_unixtime((CAST(item.first_ts.n AS bigint) + CAST(json_extract_scalar(e, '$[1]') AS bigint)) / 1000.0) AS time,
+  item.topic.s AS topic,
+  item.subject.s AS subject,
+  item.pk.s AS identity,
+  item.sk.s AS envelope,
+  json_format(json_extract(e, '$[2]')) AS data
+FROM envelopes
+CROSS JOIN UNNEST(CAST(json_parse(item.events.s) AS array(json))) AS t(e)"""
+
+
+def _attribute(kind: str) -> str:
+    return f"struct<{kind}:string>"
+
+
+class AnalyticsExport(Construct):
+    """Exposes ``bucket``, ``database_name``, ``table_name`` (Glue) and ``workgroup_name`` (Athena)."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, destroy_on_removal: bool) -> None:
+        super().__init__(scope, construct_id)
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            versioned=False,
+            lifecycle_rules=[s3.LifecycleRule(prefix=f"{RESULTS_PREFIX}/", expiration=Duration.days(30))],
+            removal_policy=RemovalPolicy.DESTROY if destroy_on_removal else RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            self.bucket.node.default_child,  # type: ignore[arg-type]
+            "AwsSolutions-S1",
+            "Written only by DynamoDB's export service and Athena, both recorded in CloudTrail; the exports are "
+            "derived copies of the table, so per-object access logs would add cost without a new audit trail.",
+        )
+        account = Stack.of(self).account
+        self.database_name = "putonly"
+        database = glue.CfnDatabase(
+            self,
+            "Database",
+            catalog_id=account,
+            database_input=glue.CfnDatabase.DatabaseInputProperty(
+                name=self.database_name, description="PutOnly events exported from DynamoDB"
+            ),
+        )
+        columns = {
+            "pk": "s",
+            "sk": "s",
+            "topic": "s",
+            "subject": "s",
+            "events": "s",
+            "count": "n",
+            "first_ts": "n",
+            "last_ts": "n",
+            "v": "n",
+        }
+        item_type = "struct<" + ",".join(f"{name}:{_attribute(kind)}" for name, kind in columns.items()) + ">"
+        self.table_name = ENVELOPES_TABLE
+        table = glue.CfnTable(
+            self,
+            "Envelopes",
+            catalog_id=account,
+            database_name=self.database_name,
+            table_input=glue.CfnTable.TableInputProperty(
+                name=self.table_name,
+                description="Envelopes of the latest DynamoDB export (bulk_export points the location at it)",
+                table_type="EXTERNAL_TABLE",
+                parameters={"classification": "json", "compressionType": "gzip"},
+                storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
+                    columns=[glue.CfnTable.ColumnProperty(name="item", type=item_type)],
+                    location=f"s3://{self.bucket.bucket_name}/{EXPORT_PREFIX}/",
+                    input_format="org.apache.hadoop.mapred.TextInputFormat",
+                    output_format="org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+                    serde_info=glue.CfnTable.SerdeInfoProperty(
+                        serialization_library="org.openx.data.jsonserde.JsonSerDe",
+                        parameters={"case.insensitive": "TRUE"},
+                    ),
+                ),
+            ),
+        )
+        table.node.add_dependency(database)
+
+        workgroup = athena.CfnWorkGroup(
+            self,
+            "WorkGroup",
+            name=f"putonly-{Stack.of(self).stack_name}".lower()[:128],
+            description="PutOnly analytics: results encrypted in the export bucket",
+            recursive_delete_option=destroy_on_removal,
+            work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
+                enforce_work_group_configuration=True,
+                result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
+                    output_location=f"s3://{self.bucket.bucket_name}/{RESULTS_PREFIX}/",
+                    encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
+                        encryption_option="SSE_S3"
+                    ),
+                ),
+            ),
+        )
+        self.workgroup_name = workgroup.name
+        view = athena.CfnNamedQuery(
+            self,
+            "EventsView",
+            database=self.database_name,
+            work_group=workgroup.ref,
+            name="putonly-create-events-view",
+            description="Run once after the first export: one row per event, flattened from the envelopes",
+            query_string=EVENTS_VIEW,
+        )
+        view.node.add_dependency(table)

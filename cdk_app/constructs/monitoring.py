@@ -1,0 +1,114 @@
+"""Alarms and a dashboard for the events table: throttling, errors, and writes close to the cost cap."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+# Alarm when a minute's writes reach this share of the cap (the cap is per second).
+CAP_WARNING_SHARE = 0.8
+MINUTE = Duration.minutes(1)
+
+
+class EventsMonitoring(Construct):
+    """Exposes ``alarms`` (name -> Alarm), ``dashboard`` and, with ``alarm_email``, the ``topic`` notified."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        table: dynamodb.Table,
+        write_cap_units: int,
+        alarm_email: str | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        put_item = {"TableName": table.table_name, "Operation": "PutItem"}
+
+        def metric(name: str, dimensions: dict[str, str] | None = None, stat: str = "Sum") -> cloudwatch.Metric:
+            return table.metric(name, dimensions_map=dimensions, period=MINUTE, statistic=stat)
+
+        throttled = metric("ThrottledRequests", put_item)
+        system_errors = metric("SystemErrors", put_item)
+        user_errors = table.metric_user_errors(period=MINUTE, statistic="Sum")
+        write_units = metric("ConsumedWriteCapacityUnits")
+        envelopes = metric("SuccessfulRequestLatency", put_item, stat="SampleCount")
+
+        def alarm(name: str, metric: cloudwatch.IMetric, threshold: float, what: str) -> cloudwatch.Alarm:
+            return cloudwatch.Alarm(
+                self,
+                name,
+                metric=metric,
+                threshold=threshold,
+                evaluation_periods=5,
+                datapoints_to_alarm=2,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+                alarm_description=what,
+            )
+
+        cap_per_minute = write_cap_units * 60
+        self.alarms = {
+            "ThrottledWrites": alarm(
+                "ThrottledWrites",
+                throttled,
+                1,
+                "PutItem requests throttled: writes reach writeCapUnits; browsers retry",
+            ),
+            "SystemErrors": alarm("SystemErrors", system_errors, 1, "DynamoDB returned 5xx to PutItem; browsers retry"),
+            "UserErrors": alarm(
+                "UserErrors", user_errors, 50, "Many 4xx in this account and region: refused credentials or bad items"
+            ),
+            "WritesNearCap": alarm(
+                "WritesNearCap",
+                write_units,
+                CAP_WARNING_SHARE * cap_per_minute,
+                f"Write units above {CAP_WARNING_SHARE:.0%} of the cap ({write_cap_units}/s): raise it or find abuse",
+            ),
+        }
+        self.topic: sns.Topic | None = None
+        if alarm_email:
+            self.topic = sns.Topic(
+                self,
+                "AlarmTopic",
+                display_name="PutOnly alarms",
+                enforce_ssl=True,
+                master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
+            )
+            self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+            for each in self.alarms.values():
+                each.add_alarm_action(actions.SnsAction(self.topic))
+
+        self.dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.hours(6))
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Envelopes written per minute (each holds up to envelopeMaxEvents events)",
+                left=[envelopes],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Write units per minute",
+                left=[write_units],
+                left_annotations=[
+                    cloudwatch.HorizontalAnnotation(value=cap_per_minute, label="cap"),
+                    cloudwatch.HorizontalAnnotation(value=CAP_WARNING_SHARE * cap_per_minute, label="alarm"),
+                ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(
+                title="Errors per minute",
+                left=[
+                    throttled.with_(label="throttled PutItem"),
+                    system_errors.with_(label="DynamoDB 5xx on PutItem"),
+                    user_errors.with_(label="4xx (account and region)"),
+                ],
+                width=12,
+            ),
+            cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms.values()), width=12),
+        )

@@ -1,0 +1,70 @@
+"""putonly-bulk-export against the local stack: export to S3, then the Glue table points at the data."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from typing import Any
+
+from cdk_app.local_stack import LocalAws, MotoServer
+from tests.conftest import ROOT, Deployment, one
+from tests.e2e.test_delivery import open_page
+from tests.e2e.test_export import ENV
+
+
+def test_export_lands_in_s3_and_glue_reads_it(
+    moto: MotoServer, aws: LocalAws, prod: Deployment, context: Any, page_origin: str
+) -> None:
+    page = open_page(context, page_origin)
+    ids = page.evaluate(
+        "async () => { const ids = [0, 1, 2].map((i) => putonly.track('bulk', {i}, {subject: 's'})); "
+        "await putonly.flush(); return ids; }"
+    )
+    # The Glue database and table exactly as the prod template defines them.
+    glue = moto.client("glue")
+    database = one(prod.data, "AWS::Glue::Database")["Properties"]["DatabaseInput"]
+    table = one(prod.data, "AWS::Glue::Table")["Properties"]["TableInput"]
+    table["StorageDescriptor"]["Location"] = "s3://putonly-exports/exports/"
+    glue.create_database(DatabaseInput=database)
+    glue.create_table(DatabaseName=database["Name"], TableInput=table)
+    s3 = moto.client("s3")
+    s3.create_bucket(Bucket="putonly-exports")
+
+    command = [sys.executable, "-m", "cdk_app.bulk_export", "--table", aws.table_name, "--bucket", "putonly-exports"]
+    command += ["--endpoint-url", aws.endpoint, "--poll-seconds", "0.2", "--timeout", "60"]
+    result = subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    location = result.stdout.strip()
+    assert location.startswith("s3://putonly-exports/exports/AWSDynamoDB/") and location.endswith("/data/")
+    assert (
+        glue.get_table(DatabaseName="putonly", Name="envelopes")["Table"]["StorageDescriptor"]["Location"] == location
+    )
+
+    key_prefix = location.removeprefix("s3://putonly-exports/")
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="putonly-exports", Prefix=key_prefix)["Contents"]]
+    lines = [
+        json.loads(line)
+        for key in keys
+        for line in gzip.decompress(s3.get_object(Bucket="putonly-exports", Key=key)["Body"].read()).splitlines()
+    ]
+    # Each line is {"Item": {...}} with the attribute shapes the Glue column declares (item.events.s, ...).
+    column = table["StorageDescriptor"]["Columns"][0]
+    assert column["Name"] == "item"
+    exported = {
+        event[0]
+        for line in lines
+        if line["Item"]["topic"]["S"] == "bulk"
+        for event in json.loads(line["Item"]["events"]["S"])
+    }
+    assert exported == set(ids)
+
+
+def test_bad_bucket_is_one_line(aws: LocalAws) -> None:
+    command = [sys.executable, "-m", "cdk_app.bulk_export", "--table", aws.table_name, "--bucket", "no-such-bucket"]
+    command += ["--endpoint-url", aws.endpoint, "--poll-seconds", "0.2", "--timeout", "30"]
+    result = subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith("putonly-bulk-export: ")
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,60 @@
+"""Alarms, dashboard and optional email notices for the events table."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.conftest import Deployment, one, resources
+
+
+def _alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {a["Properties"]["MetricName"]: a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm")}
+
+
+def test_four_alarms_on_the_table(dev: Deployment) -> None:
+    alarms = _alarms(dev.data)
+    assert set(alarms) == {"ThrottledRequests", "SystemErrors", "UserErrors", "ConsumedWriteCapacityUnits"}
+    for name in ("ThrottledRequests", "SystemErrors"):
+        dims = {d["Name"]: d["Value"] for d in alarms[name]["Dimensions"]}
+        assert dims["Operation"] == "PutItem" and "TableName" in dims
+        assert alarms[name]["Threshold"] == 1
+    for alarm in alarms.values():
+        assert alarm["Namespace"] == "AWS/DynamoDB"
+        assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+        assert alarm["TreatMissingData"] == "notBreaching"
+
+
+def test_write_alarm_sits_below_the_cap(dev: Deployment, prod: Deployment) -> None:
+    for deployment in (dev, prod):
+        alarm = _alarms(deployment.data)["ConsumedWriteCapacityUnits"]
+        assert alarm["Statistic"] == "Sum" and alarm["Period"] == 60
+        assert alarm["Threshold"] == 0.8 * deployment.settings.write_cap_units * 60
+
+
+def test_without_an_email_there_is_no_topic(dev: Deployment) -> None:
+    assert resources(dev.data, "AWS::SNS::Topic") == []
+    for alarm in resources(dev.data, "AWS::CloudWatch::Alarm"):
+        assert "AlarmActions" not in alarm["Properties"]
+
+
+def test_email_notices_through_an_encrypted_tls_only_topic(with_domain: Deployment) -> None:
+    topic_id = next(k for k, v in with_domain.data["Resources"].items() if v["Type"] == "AWS::SNS::Topic")
+    topic = with_domain.data["Resources"][topic_id]["Properties"]
+    assert "alias/aws/sns" in json.dumps(topic["KmsMasterKeyId"])
+    subscription = one(with_domain.data, "AWS::SNS::Subscription")["Properties"]
+    assert (subscription["Protocol"], subscription["Endpoint"]) == ("email", "ops@example.com")
+    policy = one(with_domain.data, "AWS::SNS::TopicPolicy")["Properties"]["PolicyDocument"]["Statement"]
+    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in policy)
+    for alarm in resources(with_domain.data, "AWS::CloudWatch::Alarm"):
+        assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
+    assert "AlarmTopicArn" in with_domain.data["Outputs"]
+
+
+def test_dashboard_shows_envelopes_write_units_errors_and_alarms(dev: Deployment) -> None:
+    body = json.dumps(one(dev.data, "AWS::CloudWatch::Dashboard")["Properties"]["DashboardBody"])
+    for text in ("Envelopes written per minute", "Write units per minute", "Errors per minute", "Alarms"):
+        assert text in body
+    for metric in ("SuccessfulRequestLatency", "ConsumedWriteCapacityUnits", "ThrottledRequests", "SystemErrors"):
+        assert metric in body
+    assert "DashboardName" in dev.data["Outputs"]
