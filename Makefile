@@ -18,7 +18,7 @@ NODE_STAMP := node_modules/.installed
 WEB_STAMP := web_assets/node_modules/.installed
 WEB_SRC := $(wildcard web_assets/src/*.js) web_assets/build.mjs web_assets/package-lock.json
 
-.PHONY: help setup web synth demo bench test lint format deploy diff destroy clean chromium
+.PHONY: help setup web synth demo bench smoke test lint format deploy diff destroy clean chromium
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-9s %s\n", $$1, $$2}'
@@ -72,6 +72,9 @@ $(BENCH_STAMP): bench/package.json bench/package-lock.json $(VENV_STAMP)
 
 bench: synth $(BENCH_STAMP) ## measure size, main-thread cost, requests/WRU, throughput; writes BENCHMARKS.md
 	$(PY) bench/run.py $(ARGS)
+
+smoke: setup ## guest flow + refusals against the deployed ENV stacks (ARGS=--local: against the local stack)
+	$(if $(findstring --local,$(ARGS)),$(MAKE) synth &&,) $(PY) -m cdk_app.smoke $(if $(findstring --local,$(ARGS)),,--stack-prefix PutOnly-$(ENV)) $(ARGS)
 
 lint: setup ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check .

@@ -1,0 +1,227 @@
+"""putonly smoke test: do what a browser does and what an attacker would try, with real guest credentials.
+
+Against a deployed stack (outputs read from CloudFormation, standard credential chain) every refusal must
+be a refusal; it exits non-zero on any surprise and deletes what it wrote with the operator's credentials.
+With ``--local`` it runs the same flow against the local stack, which cannot enforce IAM: it says which
+refusals the emulator did not enforce (those are proven on the synthesized policy in tests/unit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore import UNSIGNED
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+PROG = "putonly-smoke"
+REFUSED = ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation", "UnrecognizedClientException")
+
+
+@dataclass(frozen=True)
+class Target:
+    region: str
+    table: str
+    identity_pool_id: str
+    endpoint_url: str | None = None
+    local: bool = False
+
+
+@dataclass
+class Outcome:
+    check: str
+    expected: str  # "allowed" or "refused"
+    got: str
+    detail: str = ""
+
+    @property
+    def verdict(self) -> str:
+        if self.got == self.expected:
+            return "PASS"
+        if self.expected == "refused" and self.got == "allowed" and self.detail == "emulator":
+            return "NOT ENFORCED (emulator)"
+        return "FAIL"
+
+
+def outputs(cfn: Any, stack: str) -> dict[str, str]:
+    try:
+        description = cfn.describe_stacks(StackName=stack)["Stacks"][0]
+    except ClientError as err:
+        raise SystemExit(
+            f"{PROG}: stack {stack} not found or not readable: {err.response['Error']['Message']}"
+        ) from None
+    return {o["OutputKey"]: o["OutputValue"] for o in description.get("Outputs", [])}
+
+
+def deployed_target(session: Any, prefix: str, endpoint_url: str | None) -> Target:
+    cfn = session.client("cloudformation", endpoint_url=endpoint_url)
+    data, identity, site = (outputs(cfn, f"{prefix}-{name}") for name in ("Data", "Identity", "Site"))
+    return Target(
+        region=site.get("Region") or session.region_name,
+        table=data["TableName"],
+        identity_pool_id=identity["IdentityPoolId"],
+        endpoint_url=endpoint_url,
+    )
+
+
+def envelope(identity: str, **extra: Any) -> dict[str, Any]:
+    """A valid one-event envelope item (the shape the tracker writes)."""
+    now = int(time.time() * 1000)
+    sk = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now / 1000)) + f"#smoke{uuid.uuid4().hex[:11]}"
+    item = {
+        "pk": {"S": identity},
+        "sk": {"S": sk},
+        "topic": {"S": "putonly_smoke"},
+        "events": {"S": json.dumps([[f"smoke{uuid.uuid4().hex[:11]}", 0, {"smoke": True}]])},
+        "count": {"N": "1"},
+        "first_ts": {"N": str(now)},
+        "last_ts": {"N": str(now)},
+        "v": {"N": "1"},
+        "gsi1pk": {"S": "putonly_smoke#"},
+        "gsi1sk": {"S": sk},
+    }
+    item.update(extra)
+    return item
+
+
+def run_checks(target: Target, operator: Any) -> tuple[list[Outcome], list[dict[str, Any]]]:
+    cognito = boto3.client(
+        "cognito-identity",
+        region_name=target.region,
+        endpoint_url=target.endpoint_url,
+        config=Config(signature_version=UNSIGNED),
+    )
+    identity = cognito.get_id(IdentityPoolId=target.identity_pool_id)["IdentityId"]
+    creds = cognito.get_credentials_for_identity(IdentityId=identity)["Credentials"]
+    guest = boto3.client(
+        "dynamodb",
+        region_name=target.region,
+        endpoint_url=target.endpoint_url,
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretKey"],
+        aws_session_token=creds["SessionToken"],
+    )
+    table = target.table
+    own = envelope(identity)
+    other = envelope("us-east-1:00000000-0000-0000-0000-000000000000")
+    written: list[dict[str, Any]] = []
+
+    def key(item: dict[str, Any]) -> dict[str, Any]:
+        return {"pk": item["pk"], "sk": item["sk"]}
+
+    def put(item: dict[str, Any], **kwargs: Any) -> Any:
+        written.append(key(item))
+        return guest.put_item(TableName=table, Item=item, **kwargs)
+
+    def batch_put(item: dict[str, Any]) -> Any:
+        written.append(key(item))
+        return guest.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": item}}]})
+
+    checks: list[tuple[str, str, Callable[[], Any]]] = [
+        ("PutItem into its own partition", "allowed", lambda: put(own)),
+        ("PutItem into another partition", "refused", lambda: put(other)),
+        ("PutItem with ReturnValues=ALL_OLD", "refused", lambda: put(envelope(identity), ReturnValues="ALL_OLD")),
+        ("PutItem with an attribute outside the allow-list", "refused",
+            lambda: put(envelope(identity, evil={"S": "x"}))),
+        ("GetItem", "refused", lambda: guest.get_item(TableName=table, Key=key(own))),
+        ("Query its own partition", "refused", lambda: guest.query(
+            TableName=table, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": identity}})),
+        ("Scan", "refused", lambda: guest.scan(TableName=table, Limit=1)),
+        ("UpdateItem", "refused", lambda: guest.update_item(
+            TableName=table, Key=key(own), UpdateExpression="SET v = :v",
+            ExpressionAttributeValues={":v": {"N": "2"}})),
+        ("BatchWriteItem", "refused", lambda: batch_put(envelope(identity))),
+        ("DeleteItem", "refused", lambda: guest.delete_item(TableName=table, Key=key(own))),
+    ]  # fmt: skip
+    results = []
+    for name, expected, call in checks:
+        try:
+            call()
+            got, detail = "allowed", ("emulator" if target.local else "")
+        except ClientError as err:
+            code = err.response["Error"]["Code"]
+            got, detail = ("refused" if code in REFUSED else "error"), code
+        results.append(Outcome(name, expected, got, detail))
+    # Clean up with the operator's own credentials (the guest cannot delete).
+    for item_key in written:
+        with contextlib.suppress(ClientError):  # nothing there: the put was refused, as it should be
+            operator.delete_item(TableName=table, Key=item_key)
+    return results, written
+
+
+def report(results: list[Outcome], local: bool) -> int:
+    width = max(len(r.check) for r in results)
+    print(f"{'check'.ljust(width)}  expected  got       result")
+    for r in results:
+        print(
+            f"{r.check.ljust(width)}  {r.expected:<8}  {r.got:<8}  {r.verdict}"
+            + (f" ({r.detail})" if r.got == "error" else "")
+        )
+    failed = [r for r in results if r.verdict == "FAIL"]
+    unenforced = [r for r in results if r.verdict.startswith("NOT ENFORCED")]
+    if local and unenforced:
+        print(
+            f"\nThe local emulator (moto) does not evaluate IAM policies: {len(unenforced)} refusals above were not "
+            "enforced here. They are enforced by AWS and proven on the synthesized guest policy (tests/unit)."
+        )
+    passed = len(results) - len(failed) - len(unenforced)
+    print(f"\n{passed} passed, {len(unenforced)} not enforced by the emulator, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0] if __doc__ else None)
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--stack-prefix", default="PutOnly-dev", help="deployed stacks' prefix (default PutOnly-dev)")
+    where.add_argument("--local", action="store_true", help="run against the local stack (from cdk.out/) instead")
+    p.add_argument("--profile", help="AWS profile for reading outputs and cleaning up")
+    p.add_argument("--region", help="AWS region of the stacks")
+    p.add_argument("--endpoint-url", help="another AWS endpoint (a local emulator)")
+    args = p.parse_args(argv)
+    try:
+        if args.local:
+            from cdk_app.local_stack import FAKE_CREDENTIALS, MotoServer, provision
+
+            cdk_out = Path(__file__).resolve().parent.parent / "cdk.out"
+            if not (cdk_out / "manifest.json").is_file():
+                p.error("cdk.out/ is missing: run `make synth` first")
+            moto = MotoServer().start()
+            try:
+                aws = provision(moto, cdk_out)
+                target = Target(
+                    FAKE_CREDENTIALS["region_name"], aws.table_name, aws.identity_pool_id, aws.endpoint, local=True
+                )
+                results, _ = run_checks(target, moto.client("dynamodb"))
+            finally:
+                moto.stop()
+        else:
+            session = boto3.Session(profile_name=args.profile, region_name=args.region or os.environ.get("AWS_REGION"))
+            if session.region_name is None:
+                p.error("no region: pass --region (ARGS=--region ... with make) or set AWS_REGION / AWS_DEFAULT_REGION")
+            target = deployed_target(session, args.stack_prefix, args.endpoint_url)
+            operator = session.client("dynamodb", region_name=target.region, endpoint_url=args.endpoint_url)
+            results, _ = run_checks(target, operator)
+    except NoCredentialsError:
+        print(
+            f"{PROG}: no AWS credentials found: use --profile or another source of the standard chain", file=sys.stderr
+        )
+        return 2
+    except (ClientError, BotoCoreError) as err:
+        print(f"{PROG}: {err}", file=sys.stderr)
+        return 2
+    return report(results, local=args.local)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
