@@ -36,6 +36,8 @@ class EventsTable(Construct):
                 point_in_time_recovery_enabled=True
             ),
             time_to_live_attribute=envelope.TTL_ATTRIBUTE,
+            # New envelopes feed the event counter (monitoring); stream reads by Lambda cost nothing.
+            stream=dynamodb.StreamViewType.NEW_IMAGE,
             deletion_protection=not destroy_on_removal,
             removal_policy=RemovalPolicy.DESTROY if destroy_on_removal else RemovalPolicy.RETAIN,
         )

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
+
+from cdk_app.nag import acknowledge
 
 # Alarm when a minute's writes reach this share of the cap (the cap is per second).
 CAP_WARNING_SHARE = 0.8
@@ -39,6 +47,15 @@ class EventsMonitoring(Construct):
         user_errors = table.metric_user_errors(period=MINUTE, statistic="Sum")
         write_units = metric("ConsumedWriteCapacityUnits")
         envelopes = metric("SuccessfulRequestLatency", put_item, stat="SampleCount")
+        counter = EventCounter(self, "EventCounter", table=table)
+        events = cloudwatch.Metric(
+            namespace="PutOnly",
+            metric_name="Events",
+            dimensions_map={"TableName": table.table_name},
+            period=MINUTE,
+            statistic="Sum",
+        )
+        self.event_counter = counter.function
 
         def alarm(name: str, metric: cloudwatch.IMetric, threshold: float, what: str) -> cloudwatch.Alarm:
             return cloudwatch.Alarm(
@@ -88,8 +105,8 @@ class EventsMonitoring(Construct):
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.hours(6))
         self.dashboard.add_widgets(
             cloudwatch.GraphWidget(
-                title="Envelopes written per minute (each holds up to envelopeMaxEvents events)",
-                left=[envelopes],
+                title="Events and envelopes stored per minute",
+                left=[events.with_(label="events"), envelopes.with_(label="envelopes (PutItem)")],
                 width=12,
             ),
             cloudwatch.GraphWidget(
@@ -111,4 +128,47 @@ class EventsMonitoring(Construct):
                 width=12,
             ),
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms.values()), width=12),
+        )
+
+
+class EventCounter(Construct):
+    """Reads the table's stream and publishes events stored per minute (PutOnly/Events). Exposes ``function``."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, table: dynamodb.Table) -> None:
+        super().__init__(scope, construct_id)
+        log_group = logs.LogGroup(
+            self, "Logs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
+        )
+        # Its own role instead of AWSLambdaBasicExecutionRole: logs to this one log group only.
+        role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+        log_group.grant_write(role)
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description="PutOnly: counts stored events from the table's stream (PutOnly/Events metric)",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            handler="index.handler",
+            code=lambda_.Code.from_asset(str(Path(__file__).resolve().parent.parent / "event_counter")),
+            environment={"TABLE_NAME": table.table_name},
+            memory_size=128,
+            timeout=Duration.seconds(30),
+            log_group=log_group,
+            role=role,
+        )
+        self.function.add_event_source(
+            sources.DynamoEventSource(
+                table,
+                starting_position=lambda_.StartingPosition.LATEST,
+                batch_size=1000,
+                max_batching_window=Duration.seconds(30),
+                retry_attempts=2,
+            )
+        )
+        policy = role.node.find_child("DefaultPolicy").node.default_child
+        assert policy is not None
+        acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "dynamodb:ListStreams, which the stream trigger needs, supports no resource-level permission; every "
+            "other stream action in this policy is limited to the events table's stream.",
         )

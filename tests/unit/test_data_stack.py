@@ -108,8 +108,32 @@ def test_only_the_table_the_analyst_policy_and_monitoring(dev: Deployment) -> No
         "AWS::IAM::ManagedPolicy",
         "AWS::CloudWatch::Alarm",
         "AWS::CloudWatch::Dashboard",
+        # the event counter: a function reading the table's stream
+        "AWS::Lambda::Function",
+        "AWS::Lambda::EventSourceMapping",
+        "AWS::Logs::LogGroup",
+        "AWS::IAM::Role",
+        "AWS::IAM::Policy",
     }
-    assert resources(dev.data, "AWS::IAM::Policy") == []
+
+
+def test_event_counter_only_reads_the_stream_and_writes_its_logs(dev: Deployment) -> None:
+    (policy,) = resources(dev.data, "AWS::IAM::Policy")
+    actions = {
+        a
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert actions == {
+        "logs:CreateLogStream", "logs:PutLogEvents",
+        "dynamodb:ListStreams", "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+    }  # fmt: skip
+    table = one(dev.data, "AWS::DynamoDB::Table")["Properties"]
+    assert table["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
+    mapping = one(dev.data, "AWS::Lambda::EventSourceMapping")["Properties"]
+    assert mapping["StartingPosition"] == "LATEST" and mapping["MaximumRetryAttempts"] == 2
+    role = one(dev.data, "AWS::IAM::Role")["Properties"]
+    assert "ManagedPolicyArns" not in role
 
 
 def test_outputs_table_name_and_analyst_policy(dev: Deployment) -> None:

@@ -51,10 +51,11 @@ def test_email_notices_through_an_encrypted_tls_only_topic(with_domain: Deployme
     assert "AlarmTopicArn" in with_domain.data["Outputs"]
 
 
-def test_dashboard_shows_envelopes_write_units_errors_and_alarms(dev: Deployment) -> None:
+def test_dashboard_shows_events_envelopes_write_units_errors_and_alarms(dev: Deployment) -> None:
     body = json.dumps(one(dev.data, "AWS::CloudWatch::Dashboard")["Properties"]["DashboardBody"])
-    for text in ("Envelopes written per minute", "Write units per minute", "Errors per minute", "Alarms"):
+    for text in ("Events and envelopes stored per minute", "Write units per minute", "Errors per minute", "Alarms"):
         assert text in body
+    assert '\\"PutOnly\\",\\"Events\\"' in body  # the event counter's metric
     for metric in ("SuccessfulRequestLatency", "ConsumedWriteCapacityUnits", "ThrottledRequests", "SystemErrors"):
         assert metric in body
     assert "DashboardName" in dev.data["Outputs"]
