@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from cdk_app.local_stack import (  # noqa: E402
     MotoServer,
+    launch_chromium,
     limits_from_cdk_out,
     local_config,
     provision,
@@ -37,15 +38,6 @@ from cdk_app.local_stack import (  # noqa: E402
 BENCH = ROOT / "bench"
 CDK_OUT = ROOT / "cdk.out"
 PRICE_PER_MILLION_WRU = 0.625  # USD, DynamoDB on-demand write request units, us-east-1 (since Nov 2024)
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 DATA = "{id: 123, position: 7, duration: 215, volume: 80, src: 'player', user_id: '46', ip: '127.0.0.1', session_id: '12929219212', date: Date.now()}"
 
 MAIN_PAGE = """<!doctype html><meta charset="utf-8"><title>main-thread bench</title>
@@ -140,7 +132,7 @@ def browser_benchmarks(rounds: int, seconds: float, per_tick: int) -> dict[str, 
         page_server = serve(ROOT, Page)
         url = f"http://localhost:{page_server.server_address[1]}/"
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
+            browser = launch_chromium(p)
             page = browser.new_page()
             page.goto(url)
             page.wait_for_function("() => window.putonly && window.putonly.version === 1 && window.sdkTrack")

@@ -21,6 +21,7 @@ from typing import Any
 from cdk_app.local_stack import (
     LocalAws,
     MotoServer,
+    launch_chromium,
     limits_from_cdk_out,
     local_config,
     provision,
@@ -30,16 +31,6 @@ from cdk_app.local_stack import (
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = Path(__file__).with_name("demo_page.html")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--autoplay-policy=no-user-gesture-required",
-]
 
 
 def scan(moto: MotoServer, aws: LocalAws) -> list[dict[str, Any]]:
@@ -102,7 +93,7 @@ def check(page_url: str, duration: float, moto: MotoServer, aws: LocalAws) -> in
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True)
+        browser = launch_chromium(p)
         page = browser.new_page()
         page.goto(page_url + "?autoplay")
         page.wait_for_function("() => window.putonly && window.putonly.version === 1")

@@ -22,6 +22,18 @@ from typing import Any, ClassVar
 import boto3
 
 REGION = "us-east-1"
+CHROMIUM = "/usr/bin/chromium"  # Debian's Chromium; Playwright cannot download its own browser here
+# Without the background-networking flags Chromium tries hosts this machine cannot reach.
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+)
 FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing", "region_name": REGION}
 
 
@@ -224,3 +236,8 @@ def limits_from_cdk_out(cdk_out: Path) -> dict[str, int]:
                 raw = json.loads(text)
                 return {k: v for k, v in raw.items() if isinstance(v, int) and k != "v"}
     raise FileNotFoundError(f"{cdk_out}: no config.json asset in the Site stack")
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """Headless Debian Chromium through Playwright's sync API, with the flags this machine needs."""
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_ARGS), headless=True)

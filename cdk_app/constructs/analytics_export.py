@@ -6,12 +6,13 @@ Athena query creates the ``events`` view that flattens envelopes into one row pe
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_athena as athena
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from cdk_app.constructs.buckets import private_bucket
 from cdk_app.nag import acknowledge
 
 EXPORT_PREFIX = "exports"
@@ -41,15 +42,11 @@ class AnalyticsExport(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, destroy_on_removal: bool) -> None:
         super().__init__(scope, construct_id)
-        self.bucket = s3.Bucket(
+        self.bucket = private_bucket(
             self,
             "Bucket",
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            versioned=False,
+            destroy_on_removal=destroy_on_removal,
             lifecycle_rules=[s3.LifecycleRule(prefix=f"{RESULTS_PREFIX}/", expiration=Duration.days(30))],
-            removal_policy=RemovalPolicy.DESTROY if destroy_on_removal else RemovalPolicy.RETAIN,
         )
         acknowledge(
             self.bucket.node.default_child,  # type: ignore[arg-type]

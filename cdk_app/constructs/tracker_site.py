@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy, Stack, Token
+from aws_cdk import Duration, Stack, Token
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
-from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
+from cdk_app.constructs.buckets import private_bucket
 from cdk_app.nag import acknowledge
 
 LOADER_KEY = "v1/putonly.js"
@@ -45,15 +45,7 @@ class TrackerSite(Construct):
         certificate_arn: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.bucket = s3.Bucket(
-            self,
-            "Bucket",
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            enforce_ssl=True,
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            versioned=True,
-            removal_policy=RemovalPolicy.DESTROY if destroy_on_removal else RemovalPolicy.RETAIN,
-        )
+        self.bucket = private_bucket(self, "Bucket", destroy_on_removal=destroy_on_removal, versioned=True)
         acknowledge(
             self.bucket.node.default_child,  # type: ignore[arg-type]
             "AwsSolutions-S1",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
@@ -12,8 +11,10 @@ from typing import Any
 import pytest
 
 from cdk_app.local_stack import (
+    CHROMIUM,
     LocalAws,
     MotoServer,
+    launch_chromium,
     limits_from_cdk_out,
     local_config,
     provision,
@@ -23,16 +24,6 @@ from cdk_app.local_stack import (
 from tests.conftest import DIST_DIR, ROOT
 
 CDK_OUT = ROOT / "cdk.out"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 PAGE = """<!doctype html><meta charset="utf-8"><title>PutOnly test page</title>
 <script>window.putonly=window.putonly||{q:[],track:function(){this.q.push(["track",arguments,Date.now()])},consent:function(){this.q.push(["consent",arguments])}};</script>
 <script async src="%s/v1/putonly.js"></script>
@@ -84,7 +75,7 @@ def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
         pytest.fail("Chromium is missing: run `make chromium` (apt-get install chromium)")
     with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        chromium = launch_chromium(p)
         yield chromium
         chromium.close()
 
