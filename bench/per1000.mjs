@@ -2,7 +2,7 @@
 // second with the post's ~150-byte data object, on a virtual clock. PutOnly uses its own packer with the
 // default settings; the seed writes one item per event. Item sizes follow DynamoDB's rules (itemSize) and
 // each write is charged in whole 1 KB units.
-import { Packer, itemSize, seal, toItem, writeUnits } from '../web_assets/src/envelope.js';
+import { createPacker, itemSize, seal, toItem, writeUnits } from '../web_assets/src/envelope.js';
 
 const limits = { envelopeMaxBytes: 16384, envelopeMaxEvents: 500, maxDelaySeconds: 30, retentionDays: 0 };
 const EVENTS = 1000;
@@ -12,7 +12,7 @@ const START = Date.UTC(2015, 4, 8, 16, 0, 0);
 const seedData = (i, date) => ({ id: 123, position: i, duration: 215, volume: 80, src: 'player', user_id: '46', ip: '127.0.0.1', session_id: '12929219212', date });
 
 let now = START;
-const packer = new Packer(limits, () => now);
+const packer = createPacker(limits, () => now);
 const envelopes = [];
 const seedItems = [];
 let dataBytes = 0;

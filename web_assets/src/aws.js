@@ -38,64 +38,48 @@ export async function call(fetchFn, request, init) {
 }
 
 /**
- * Guest credentials from the identity pool. The identity id is kept by ``store`` so a returning visitor
+ * Guest credentials from the identity pool. The identity id is kept by ``saveId`` so a returning visitor
  * keeps one identity (and one partition). Credentials are refreshed before they expire: the smaller of
  * five minutes and half their lifetime ahead.
+ * @param {{config: Config, fetch: typeof fetch, now?: () => number, loadId: () => Promise<string | undefined>, saveId: (id: string) => Promise<void>}} options
  */
-export class GuestCredentials {
-  /**
-   * @param {{config: Config, fetch: typeof fetch, now?: () => number, loadId: () => Promise<string | undefined>, saveId: (id: string) => Promise<void>}} options
-   */
-  constructor({ config, fetch, now = Date.now, loadId, saveId }) {
-    this.config = config;
-    this.fetch = fetch;
-    this.now = now;
-    this.loadId = loadId;
-    this.saveId = saveId;
-    /** @type {Credentials | undefined} */
-    this.current = undefined;
-    this.refreshAt = 0;
-    /** @type {Promise<Credentials> | undefined} */
-    this.pending = undefined;
-  }
-
-  /** @returns {Promise<Credentials>} */
-  get() {
-    if (this.current && this.now() < this.refreshAt) return Promise.resolve(this.current);
-    this.pending ||= this.fetchCredentials().finally(() => (this.pending = undefined));
-    return this.pending;
-  }
-
-  /** Forget the credentials (after an expired-token or bad-signature reply). */
-  invalidate() {
-    this.current = undefined;
-  }
+export function guestCredentials({ config, fetch, now = Date.now, loadId, saveId }) {
+  /** @type {Credentials | undefined} */
+  let current;
+  let refreshAt = 0;
+  /** @type {Promise<Credentials> | undefined} */
+  let pending;
 
   /** @param {string} target @param {object} payload */
-  cognito(target, payload) {
-    return call(this.fetch, cognitoEndpoint(this.config), {
+  const cognito = (target, payload) =>
+    call(fetch, cognitoEndpoint(config), {
       method: 'POST',
       headers: { 'Content-Type': 'application/x-amz-json-1.1', 'X-Amz-Target': `AWSCognitoIdentityService.${target}` },
       body: JSON.stringify(payload),
     });
-  }
 
   /** @returns {Promise<Credentials>} */
-  async fetchCredentials() {
-    let identityId = await this.loadId();
+  const fetchCredentials = async () => {
+    let identityId = await loadId();
     if (!identityId) {
-      const reply = await this.cognito('GetId', { IdentityPoolId: this.config.identityPoolId });
-      identityId = ok('GetId', reply).IdentityId;
-      await this.saveId(/** @type {string} */ (identityId));
+      identityId = /** @type {string} */ (ok('GetId', await cognito('GetId', { IdentityPoolId: config.identityPoolId })).IdentityId);
+      await saveId(identityId);
     }
-    const reply = await this.cognito('GetCredentialsForIdentity', { IdentityId: identityId });
+    const reply = await cognito('GetCredentialsForIdentity', { IdentityId: identityId });
     // An identity the pool no longer knows (pool recreated): the next attempt starts a new one.
-    if (errorType(reply.body) === 'ResourceNotFoundException') await this.saveId('');
+    if (errorType(reply.body) === 'ResourceNotFoundException') await saveId('');
     const c = ok('GetCredentialsForIdentity', reply).Credentials;
     const expiresAt = c.Expiration * 1000;
-    this.refreshAt = expiresAt - Math.min(5 * 60_000, Math.max(0, expiresAt - this.now()) / 2);
-    return (this.current = { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretKey, sessionToken: c.SessionToken, expiresAt, identityId: /** @type {string} */ (identityId) });
-  }
+    refreshAt = expiresAt - Math.min(5 * 60_000, Math.max(0, expiresAt - now()) / 2);
+    return (current = { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretKey, sessionToken: c.SessionToken, expiresAt, identityId });
+  };
+
+  return {
+    /** @returns {Promise<Credentials>} */
+    get: () => (current && now() < refreshAt ? Promise.resolve(current) : (pending ||= fetchCredentials().finally(() => (pending = undefined)))),
+    /** Forget the credentials (after an expired-token or bad-signature reply). */
+    invalidate: () => void (current = undefined),
+  };
 }
 
 /** The body of a successful reply; otherwise throws an error naming the call, carrying the reply. @param {string} what @param {Reply} reply @returns {any} */

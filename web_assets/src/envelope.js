@@ -125,90 +125,76 @@ export function split(envelope, limits) {
  * Groups open events by topic+subject and decides when a group becomes an envelope: when it is full
  * (bytes or count), when it has filled whole write units so that one more event would mostly pay for
  * an empty unit, or when its oldest event has waited ``maxDelaySeconds``.
+ * @param {Limits} limits
+ * @param {() => number} now
  */
-export class Packer {
-  /** @param {Limits} limits @param {() => number} now */
-  constructor(limits, now = Date.now) {
-    this.limits = limits;
-    this.now = now;
-    this.minSealBytes = Math.min(4 * WRITE_UNIT, limits.envelopeMaxBytes);
-    /** @type {Map<string, {events: Event[], bytes: number, first: number, opened: number}>} */
-    this.groups = new Map();
-  }
+export function createPacker(limits, now = Date.now) {
+  const { envelopeMaxBytes, envelopeMaxEvents, maxDelaySeconds } = limits;
+  const minSealBytes = Math.min(4 * WRITE_UNIT, envelopeMaxBytes);
+  /** @type {Map<string, {events: Event[], bytes: number, first: number, opened: number}>} */
+  const groups = new Map();
 
-  /**
-   * Adds an event; returns the groups of events that are now ready to seal.
-   * @param {Event} event
-   * @returns {Event[][]}
-   */
-  add(event) {
-    const key = `${event.topic}#${event.subject}`;
-    const ready = [];
-    let group = this.groups.get(key);
-    if (group && group.bytes + entryBytes(event, group.first) > this.limits.envelopeMaxBytes) {
-      ready.push(group.events);
-      group = undefined;
-    }
-    if (group) {
-      group.events.push(event);
-      group.bytes += entryBytes(event, group.first);
-    } else {
-      // Exact size of a one-event envelope; later events add their entry's bytes.
-      group = { events: [event], bytes: seal([event], this.limits, 'x'.repeat(16)).bytes, first: event.ts, opened: this.now() };
-      this.groups.set(key, group);
-    }
-    if (this.isFull(group)) {
-      ready.push(group.events);
-      this.groups.delete(key);
-    }
-    return ready;
-  }
-
-  /** @param {{events: Event[], bytes: number, first: number}} group */
-  isFull(group) {
-    const { envelopeMaxBytes, envelopeMaxEvents } = this.limits;
-    if (group.events.length >= envelopeMaxEvents) return true;
-    const average = entryBytes(group.events[group.events.length - 1], group.first);
-    if (group.bytes + average > envelopeMaxBytes) return true;
-    // Whole write units used well: stop when one more event would mostly pay for an empty unit.
-    const slack = (WRITE_UNIT - (group.bytes % WRITE_UNIT)) % WRITE_UNIT;
-    return group.bytes >= this.minSealBytes && slack < average;
-  }
-
-  /** Groups whose oldest event has waited long enough. @returns {Event[][]} */
-  due() {
-    const limit = this.now() - this.limits.maxDelaySeconds * 1000;
-    return this.take((group) => group.opened <= limit);
-  }
-
-  /** Every open group (on hide, pagehide and flush). @returns {Event[][]} */
-  all() {
-    return this.take(() => true);
-  }
-
-  /** Milliseconds until the next group is due, or -1 when nothing is open. */
-  nextDueIn() {
-    let next = Infinity;
-    for (const group of this.groups.values()) next = Math.min(next, group.opened + this.limits.maxDelaySeconds * 1000);
-    return next === Infinity ? -1 : Math.max(0, next - this.now());
-  }
-
-  /** Drops open events (consent withdrawn). */
-  clear() {
-    this.groups.clear();
-  }
-
-  /** @param {(group: {opened: number}) => boolean} test */
-  take(test) {
+  /** Removes and returns the events of the groups that pass ``test``. @param {(group: {opened: number}) => unknown} test */
+  const take = (test) => {
     const out = [];
-    for (const [key, group] of this.groups) {
+    for (const [key, group] of groups) {
       if (test(group)) {
         out.push(group.events);
-        this.groups.delete(key);
+        groups.delete(key);
       }
     }
     return out;
-  }
+  };
+
+  return {
+    /**
+     * Adds an event; returns the groups of events that are now ready to seal.
+     * @param {Event} event
+     * @returns {Event[][]}
+     */
+    add(event) {
+      const key = `${event.topic}#${event.subject}`;
+      const ready = [];
+      let group = groups.get(key);
+      let entry = group ? entryBytes(event, group.first) : 0;
+      if (group && group.bytes + entry > envelopeMaxBytes) {
+        ready.push(group.events);
+        group = undefined;
+      }
+      if (group) {
+        group.events.push(event);
+        group.bytes += entry;
+      } else {
+        // Exact size of a one-event envelope; later events add their entry's bytes.
+        group = { events: [event], bytes: seal([event], limits, 'x'.repeat(16)).bytes, first: event.ts, opened: now() };
+        groups.set(key, group);
+        entry = entryBytes(event, event.ts);
+      }
+      // Full, or whole write units used well: one more event like this one would mostly pay for an empty unit.
+      const slack = (WRITE_UNIT - (group.bytes % WRITE_UNIT)) % WRITE_UNIT;
+      if (group.events.length >= envelopeMaxEvents || group.bytes + entry > envelopeMaxBytes || (group.bytes >= minSealBytes && slack < entry)) {
+        ready.push(group.events);
+        groups.delete(key);
+      }
+      return ready;
+    },
+
+    /** Groups whose oldest event has waited long enough. @returns {Event[][]} */
+    due: () => take((group) => group.opened <= now() - maxDelaySeconds * 1000),
+
+    /** Every open group (on hide, pagehide and flush). @returns {Event[][]} */
+    all: () => take(() => true),
+
+    /** Milliseconds until the next group is due, or -1 when nothing is open. */
+    nextDueIn() {
+      let next = Infinity;
+      for (const group of groups.values()) next = Math.min(next, group.opened + maxDelaySeconds * 1000);
+      return next === Infinity ? -1 : Math.max(0, next - now());
+    },
+
+    /** Drops open events (consent withdrawn). */
+    clear: () => groups.clear(),
+  };
 }
 
 /**

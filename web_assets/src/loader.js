@@ -69,6 +69,12 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
   };
   api.version = 1;
 
+  /** Tells the page's listeners (error, drop, sent) and the console. @param {string} type @param {any} detail */
+  const emit = (type, detail) => {
+    api.dispatchEvent(new CustomEvent(type, { detail }));
+    if (detail.message) console.warn(detail.message);
+  };
+
   worker.onmessage = ({ data }) => {
     if (data.t === 'ready') {
       consented = data.consent;
@@ -78,9 +84,7 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
       waiting.delete(data.n);
       if (waiter) data.error ? waiter.reject(new Error(data.error)) : waiter.resolve(undefined);
     } else {
-      // sent, drop, error
-      api.dispatchEvent(new CustomEvent(data.t, { detail: data }));
-      if (data.message) console.warn(data.message);
+      emit(data.t, data); // sent, drop, error
     }
   };
 
@@ -98,8 +102,7 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
     try {
       name === 'track' ? api.track(args[0], args[1], args[2], ts) : api[name](...args);
     } catch (err) {
-      api.dispatchEvent(new CustomEvent('error', { detail: { ids: [], message: /** @type {Error} */ (err).message } }));
-      console.warn(/** @type {Error} */ (err).message);
+      emit('error', { ids: [], message: /** @type {Error} */ (err).message });
     }
   }
 })();

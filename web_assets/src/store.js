@@ -10,81 +10,66 @@ const done = (r) => new Promise((resolve, reject) => {
 
 const BOTH = ['events', 'envelopes'];
 
-export class Outbox {
-  /** @param {IDBDatabase} db */
-  constructor(db) {
-    this.db = db;
-  }
-
-  static async open(name = 'putonly') {
-    const request = indexedDB.open(name, 1);
-    request.onupgradeneeded = () => {
-      const db = request.result;
-      db.createObjectStore('meta');
-      for (const store of BOTH) db.createObjectStore(store, { keyPath: 'id' }).createIndex('owner', 'owner');
-    };
-    return new Outbox(await done(request));
-  }
+/** Opens (creating on first use) the outbox database. */
+export async function openOutbox(name = 'putonly') {
+  const request = indexedDB.open(name, 1);
+  request.onupgradeneeded = () => {
+    const db = request.result;
+    db.createObjectStore('meta');
+    for (const store of BOTH) db.createObjectStore(store, { keyPath: 'id' }).createIndex('owner', 'owner');
+  };
+  const db = await done(request);
 
   /**
    * Runs ``work`` on the named stores in one transaction; resolves with its result once committed.
    * @template T @param {string[]} stores @param {(...stores: IDBObjectStore[]) => T} work @returns {Promise<Awaited<T>>}
    */
-  async tx(stores, work, mode = /** @type {IDBTransactionMode} */ ('readwrite')) {
-    const tx = this.db.transaction(stores, mode);
-    const result = await work(...stores.map((name) => tx.objectStore(name)));
-    await done(tx);
+  const tx = async (stores, work, mode = /** @type {IDBTransactionMode} */ ('readwrite')) => {
+    const t = db.transaction(stores, mode);
+    const result = await work(...stores.map((store) => t.objectStore(store)));
+    await done(t);
     return result;
-  }
+  };
 
-  /** @param {string} key */
-  getMeta(key) {
-    return this.tx(['meta'], (meta) => done(meta.get(key)), 'readonly');
-  }
+  return {
+    /** @param {string} key */
+    getMeta: (key) => tx(['meta'], (meta) => done(meta.get(key)), 'readonly'),
 
-  /** @param {string} key @param {unknown} value */
-  setMeta(key, value) {
-    return this.tx(['meta'], (meta) => void meta.put(value, key));
-  }
+    /** @param {string} key @param {unknown} value */
+    setMeta: (key, value) => tx(['meta'], (meta) => void meta.put(value, key)),
 
-  /** @param {object[]} events */
-  addEvents(events) {
-    return this.tx(['events'], (store) => events.forEach((e) => store.put(e)));
-  }
+    /** @param {object[]} events */
+    addEvents: (events) => tx(['events'], (store) => events.forEach((e) => store.put(e))),
 
-  /** Replaces the loose events an envelope now holds by the envelope, atomically. @param {{ids: string[]}} envelope */
-  seal(envelope) {
-    return this.tx(BOTH, (events, envelopes) => {
-      envelope.ids.forEach((id) => events.delete(id));
-      envelopes.put(envelope);
-    });
-  }
+    /** Replaces the loose events an envelope now holds by the envelope, atomically. @param {{ids: string[]}} envelope */
+    seal: (envelope) =>
+      tx(BOTH, (events, envelopes) => {
+        envelope.ids.forEach((id) => events.delete(id));
+        envelopes.put(envelope);
+      }),
 
-  /** Deletes envelopes ``gone`` and puts ``added`` (after a success, a drop or a split). @param {string[]} gone */
-  replaceEnvelopes(gone, added = /** @type {object[]} */ ([])) {
-    return this.tx(['envelopes'], (store) => {
-      gone.forEach((id) => store.delete(id));
-      added.forEach((e) => store.put(e));
-    });
-  }
+    /** Deletes envelopes ``gone`` and puts ``added`` (after a success, a drop or a split). @param {string[]} gone */
+    replaceEnvelopes: (gone, added = /** @type {object[]} */ ([])) =>
+      tx(['envelopes'], (store) => {
+        gone.forEach((id) => store.delete(id));
+        added.forEach((e) => store.put(e));
+      }),
 
-  /** @param {'events' | 'envelopes'} store @param {string} [owner] @returns {Promise<any[]>} */
-  all(store, owner) {
-    return this.tx([store], (s) => done(owner ? s.index('owner').getAll(owner) : s.getAll()), 'readonly');
-  }
+    /** @param {'events' | 'envelopes'} store @param {string} [owner] @returns {Promise<any[]>} */
+    all: (store, owner) => tx([store], (s) => done(owner ? s.index('owner').getAll(owner) : s.getAll()), 'readonly'),
 
-  /** Moves every record of the ``from`` owner to ``to``; returns [events, envelopes] adopted. */
-  adopt(/** @type {string} */ from, /** @type {string} */ to) {
-    return this.tx(BOTH, (...stores) =>
-      Promise.all(stores.map(async (store) => {
-        const records = await done(store.index('owner').getAll(from));
-        for (const record of records) store.put({ ...record, owner: to });
-        return records.map((r) => ({ ...r, owner: to }));
-      })),
-    );
-  }
+    /** Moves every record of the ``from`` owner to ``to``; returns [events, envelopes] adopted. @param {string} from @param {string} to */
+    adopt: (from, to) =>
+      tx(BOTH, (...stores) =>
+        Promise.all(
+          stores.map(async (store) => {
+            const records = (await done(store.index('owner').getAll(from))).map((r) => ({ ...r, owner: to }));
+            records.forEach((r) => store.put(r));
+            return records;
+          }),
+        ),
+      ),
 
-  clear() {
-    return this.tx(BOTH, (...stores) => stores.forEach((s) => s.clear()));
-  }
+    clear: () => tx(BOTH, (...stores) => stores.forEach((s) => s.clear())),
+  };
 }

@@ -1,27 +1,31 @@
 // The PutOnly worker: keeps every event in an IndexedDB outbox, packs events into envelopes, and writes
 // each envelope with one signed PutItem until DynamoDB has it. Started by the loader from a Blob.
-import { GuestCredentials, call, signPutItem } from './aws.js';
-import { Packer, overflow, seal, split, toItem } from './envelope.js';
+import { call, guestCredentials, signPutItem } from './aws.js';
+import { createPacker, overflow, seal, split, toItem } from './envelope.js';
 import { newId } from './ids.js';
 import { backoff, classify } from './retry.js';
-import { Outbox } from './store.js';
+import { openOutbox } from './store.js';
 import { SUBJECT_MAX, TOPIC_PATTERN } from './validate.js';
 
 const MAX_IN_FLIGHT = 4;
 const DRAIN_EVERY_MS = 5_000;
 const FLUSH_TIMEOUT_MS = 60_000;
 const LOCK_PREFIX = 'putonly-owner:';
+const CONSENT_OFF = 'putonly: tracking is off (consent withdrawn)';
 
-/** @typedef {import('./envelope.js').Envelope & {owner: string, attempt?: number}} Stored */
+/**
+ * @typedef {import('./envelope.js').Envelope & {owner: string, attempt?: number}} Stored
+ * @typedef {{n: number, ids: Set<string>, failures: string[], timer: any}} Waiter a flush() call waiting for its events
+ */
 
 const owner = newId();
-/** @type {Outbox} */
+/** @type {Awaited<ReturnType<typeof openOutbox>>} */
 let outbox;
 /** @type {any} */
 let config;
-/** @type {Packer} */
+/** @type {ReturnType<typeof createPacker>} */
 let packer;
-/** @type {GuestCredentials} */
+/** @type {ReturnType<typeof guestCredentials>} */
 let credentials;
 let consent = true;
 /** Serializes outbox writes so they land in the order they were made. */
@@ -31,7 +35,7 @@ const queue = [];
 const inFlight = new Set();
 /** Ids of this page's events not yet stored or dropped, for flush(). */
 const pending = new Set();
-/** @type {{n: number, ids: Set<string>, failures: string[], timer: any}[]} */
+/** @type {Waiter[]} */
 const flushes = [];
 /** Messages that arrive before the outbox is open, handled in order once it is. @type {any[] | undefined} */
 let early = [];
@@ -65,7 +69,7 @@ function handle(data) {
 
 /** @param {string} base the URL of the folder the loader came from */
 async function start(base) {
-  outbox = await Outbox.open();
+  outbox = await openOutbox();
   // Held until this worker ends: other tabs see our records are owned by a live worker.
   await new Promise((granted) => navigator.locks.request(LOCK_PREFIX + owner, () => (granted(undefined), new Promise(() => {}))));
   consent = (await outbox.getMeta('consent')) !== false;
@@ -74,8 +78,8 @@ async function start(base) {
   waiting.forEach(handle);
   config = await fetchConfig(base);
   post({ t: 'ready', consent, maxEventBytes: config.maxEventBytes });
-  packer = new Packer(config);
-  credentials = new GuestCredentials({
+  packer = createPacker(config);
+  credentials = guestCredentials({
     config,
     fetch: (input, init) => fetch(input, init),
     loadId: () => outbox.getMeta('identityId'),
@@ -240,7 +244,7 @@ async function drain() {
       if (other === owner || live.has(LOCK_PREFIX + other)) continue;
       const [loose, sealed] = await serial(() => outbox.adopt(other, owner));
       sealed.forEach(enqueue);
-      const packer = new Packer(config);
+      const packer = createPacker(config);
       for (const event of loose) sealGroups(packer.add(event));
       sealGroups(packer.all());
     }
@@ -279,31 +283,32 @@ function settle(ids, failure) {
     for (const id of ids) {
       if (waiter.ids.delete(id) && failure) waiter.failures.push(`${id}: ${failure}`);
     }
-    if (!waiter.ids.size) finishFlush(waiter);
+    if (!waiter.ids.size) endFlush(waiter, waiter.failures.length ? `putonly: ${waiter.failures.length} events were dropped: ${waiter.failures[0]}` : undefined);
   }
 }
 
 /** @param {number} n */
 function flush(n) {
-  if (!consent) return post({ t: 'flushed', n, error: 'putonly: tracking is off (consent withdrawn)' });
-  const waiter = { n, ids: new Set(pending), failures: /** @type {string[]} */ ([]), timer: 0 };
+  if (!consent) return post({ t: 'flushed', n, error: CONSENT_OFF });
+  /** @type {Waiter} */
+  const waiter = { n, ids: new Set(pending), failures: [], timer: 0 };
   if (!waiter.ids.size) return post({ t: 'flushed', n });
   sealOpen();
   if (!navigator.onLine) {
     return post({ t: 'flushed', n, error: `putonly: offline; ${waiter.ids.size} events wait in the outbox until the browser is online` });
   }
-  waiter.timer = setTimeout(() => {
-    flushes.splice(flushes.indexOf(waiter), 1);
-    post({ t: 'flushed', n, error: `putonly: ${waiter.ids.size} events not stored within ${FLUSH_TIMEOUT_MS / 1000} s (last error: ${lastError || 'none'}); they stay in the outbox` });
-  }, FLUSH_TIMEOUT_MS);
+  waiter.timer = setTimeout(
+    () => endFlush(waiter, `putonly: ${waiter.ids.size} events not stored within ${FLUSH_TIMEOUT_MS / 1000} s (last error: ${lastError || 'none'}); they stay in the outbox`),
+    FLUSH_TIMEOUT_MS,
+  );
   flushes.push(waiter);
 }
 
-/** @param {{n: number, failures: string[], timer: any}} waiter */
-function finishFlush(waiter) {
+/** Ends a flush() call: resolves it, or rejects it with ``error``. @param {Waiter} waiter @param {string} [error] */
+function endFlush(waiter, error) {
   clearTimeout(waiter.timer);
-  flushes.splice(flushes.indexOf(/** @type {any} */ (waiter)), 1);
-  post({ t: 'flushed', n: waiter.n, error: waiter.failures.length ? `putonly: ${waiter.failures.length} events were dropped: ${waiter.failures[0]}` : undefined });
+  flushes.splice(flushes.indexOf(waiter), 1);
+  post({ t: 'flushed', n: waiter.n, error });
 }
 
 /** Takes effect at once, in message order; the outbox is cleared in order with other writes. @param {boolean} value */
@@ -316,11 +321,7 @@ function setConsent(value) {
   pending.clear();
   totals = { count: 0, bytes: 0 };
   serial(() => outbox.clear());
-  for (const waiter of [...flushes]) {
-    clearTimeout(waiter.timer);
-    flushes.splice(flushes.indexOf(waiter), 1);
-    post({ t: 'flushed', n: waiter.n, error: 'putonly: tracking is off (consent withdrawn)' });
-  }
+  for (const waiter of [...flushes]) endFlush(waiter, CONSENT_OFF);
 }
 
 /** One timer for the next group that reaches maxDelaySeconds. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Packer, itemSize, numberSize, overflow, seal, split, toItem, writeUnits } from '../src/envelope.js';
+import { createPacker, itemSize, numberSize, overflow, seal, split, toItem, writeUnits } from '../src/envelope.js';
 
 const limits = { envelopeMaxBytes: 16384, envelopeMaxEvents: 500, maxDelaySeconds: 30, retentionDays: 0 };
 // The 2015 post's play event: about 150 bytes of data.
@@ -60,7 +60,7 @@ test('splitting an envelope keeps every event exactly once, in two new envelopes
 
 test('packer: the 2015 shape (one play per second) uses whole write units well', () => {
   let now = 1_700_000_000_000;
-  const packer = new Packer(limits, () => now);
+  const packer = createPacker(limits, () => now);
   const envelopes = [];
   for (let i = 0; i < 1000; i++) {
     now = 1_700_000_000_000 + i * 1000;
@@ -75,7 +75,7 @@ test('packer: the 2015 shape (one play per second) uses whole write units well',
 });
 
 test('packer: a burst fills envelopes up to the byte bound and never past it', () => {
-  const packer = new Packer({ ...limits, envelopeMaxBytes: 4096 }, () => 0);
+  const packer = createPacker({ ...limits, envelopeMaxBytes: 4096 }, () => 0);
   const sealed = [];
   for (let i = 0; i < 100; i++) sealed.push(...packer.add(play(i, 0)));
   sealed.push(...packer.all());
@@ -86,7 +86,7 @@ test('packer: a burst fills envelopes up to the byte bound and never past it', (
 
 test('packer: count bound, separate groups per topic+subject, and the delay timer', () => {
   let now = 0;
-  const packer = new Packer({ ...limits, envelopeMaxEvents: 3 }, () => now);
+  const packer = createPacker({ ...limits, envelopeMaxEvents: 3 }, () => now);
   assert.deepEqual(packer.add(play(0, 0)), []);
   assert.deepEqual(packer.add({ ...play(1, 0), subject: 'song-9' }), []);
   assert.deepEqual(packer.add(play(2, 0)), []);
