@@ -41,7 +41,7 @@ export async function call(fetchFn, request, init) {
  * Guest credentials from the identity pool. The identity id is kept by ``saveId`` so a returning visitor
  * keeps one identity (and one partition). Credentials are refreshed before they expire: the smaller of
  * five minutes and half their lifetime ahead.
- * @param {{config: Config, fetch: typeof fetch, now?: () => number, loadId: () => Promise<string | undefined>, saveId: (id: string) => Promise<void>}} options
+ * @param {{config: Config, fetch: typeof globalThis.fetch, now?: () => number, loadId: () => Promise<string | undefined>, saveId: (id: string) => Promise<void>}} options
  */
 export function guestCredentials({ config, fetch, now = Date.now, loadId, saveId }) {
   /** @type {Credentials | undefined} */

@@ -199,13 +199,15 @@ export function createPacker(limits, now = Date.now) {
 
 /**
  * Which envelopes to drop so the outbox fits its bounds again: the oldest first, never one in flight.
- * @param {{id: string, first: number, count: number, bytes: number}[]} envelopes
+ * @template {{id: string, first: number, count: number, bytes: number}} E
+ * @param {E[]} envelopes
  * @param {{count: number, bytes: number}} totals events and bytes now in the outbox
  * @param {{outboxMaxEvents: number, outboxMaxBytes: number}} limits
  * @param {Set<string>} inFlight
  */
 export function overflow(envelopes, totals, limits, inFlight = new Set()) {
   let { count, bytes } = totals;
+  /** @type {E[]} */
   const drop = [];
   for (const envelope of [...envelopes].sort((a, b) => a.first - b.first)) {
     if (count <= limits.outboxMaxEvents && bytes <= limits.outboxMaxBytes) break;

@@ -29,7 +29,7 @@ let packer;
 let credentials;
 let consent = true;
 /** Serializes outbox writes so they land in the order they were made. */
-let chain = Promise.resolve();
+let chain = /** @type {Promise<unknown>} */ (Promise.resolve());
 /** @type {Stored[]} */
 const queue = [];
 const inFlight = new Set();
@@ -45,7 +45,7 @@ let totals = { count: 0, bytes: 0 };
 
 /** @param {object} message */
 const post = (message) => self.postMessage(message);
-/** @param {() => Promise<unknown>} work */
+/** @template T @param {() => Promise<T>} work @returns {Promise<T>} */
 const serial = (work) => (chain = chain.then(work, work));
 
 self.onmessage = (/** @type {MessageEvent} */ { data }) => {
@@ -81,7 +81,7 @@ async function start(base) {
   packer = createPacker(config);
   credentials = guestCredentials({
     config,
-    fetch: (input, init) => fetch(input, init),
+    fetch: (...args) => fetch(...args),
     loadId: () => outbox.getMeta('identityId'),
     saveId: (id) => outbox.setMeta('identityId', id),
   });
@@ -124,6 +124,7 @@ function parse(lines) {
 /** Events from the loader: checked again, stored, then packed. @param {any[]} events */
 function accept(events) {
   if (!consent) return;
+  /** @type {any[]} */
   const valid = [];
   for (const event of events) {
     // The loader validated this already; a cheap second look guards against messages that bypassed it.

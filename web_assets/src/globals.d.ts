@@ -1,0 +1,2 @@
+// Set by build.mjs: the content-hashed file name of the worker bundle.
+declare const __PUTONLY_WORKER__: string;
