@@ -310,6 +310,8 @@ def main() -> int:
     pp, seed = per1000["putonly"], per1000["seed"]
     results["targets"] = {
         "gzip download vs SDK v3 worker": (f"1/{gz['sdk_v3_worker'] / gz['putonly']:.1f}", "<= 1/10", gz["putonly"] * 10 <= gz["sdk_v3_worker"]),
+        "loader gzip": (f"{sizes['putonly_loader']['gzip']:,} B", "<= 1,500 B", sizes["putonly_loader"]["gzip"] <= 1500),
+        "worker gzip": (f"{sizes['putonly_worker']['gzip']:,} B", "<= 6,000 B", sizes["putonly_worker"]["gzip"] <= 6000),
         "write units per 1,000 events (table)": (f"1/{seed['wru'] / pp['wru']:.1f}", "<= 1/5", pp["wru"] * 5 <= seed["wru"]),
         "write units per 1,000 events (table + index)": (f"1/{seed['wru'] / pp['wru_with_gsi']:.1f}", "<= 1/5", pp["wru_with_gsi"] * 5 <= seed["wru"]),
         "requests per 1,000 events": (f"1/{seed['requests'] / pp['requests']:.1f}", "<= 1/20", pp["requests"] * 20 <= seed["requests"]),
