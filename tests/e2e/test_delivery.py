@@ -140,3 +140,42 @@ def test_consent_false_stops_tracking_and_clears_the_outbox(
     topics = {e["topic"] for e in stored_events(aws, moto)}
     assert "after_consent" not in topics and "before_consent" not in topics
     assert "after_consent_back" in topics
+
+
+def test_consent_withdrawn_while_the_worker_stores_events_keeps_none_of_them(
+    context: Any, page_origin: str, aws: LocalAws, moto: MotoServer
+) -> None:
+    page = open_page(context, page_origin)
+    result = page.evaluate(
+        """async () => {
+            await putonly.flush(); // the worker is up: it has its config and packs as events arrive
+            const before = [];
+            for (let round = 0; round < 5; round++) {
+                for (let i = 0; i < 30; i++) before.push(putonly.track('consent_race', {round, i}));
+                // The batch goes to the worker in a microtask; consent(false) follows while it is stored.
+                await Promise.resolve();
+                putonly.consent(false);
+                putonly.consent(true);
+                await new Promise((r) => setTimeout(r, 20 * round));
+            }
+            const after = [];
+            for (let i = 0; i < 5; i++) after.push(putonly.track('consent_race', {i: 100 + i}));
+            await putonly.flush();
+            await new Promise((r) => setTimeout(r, 500));
+            return {before, after};
+        }"""
+    )
+    stored = Counter(e["id"] for e in stored_events(aws, moto) if e["topic"] == "consent_race")
+    assert not set(result["before"]) & set(stored), "events tracked before consent was withdrawn were sent"
+    assert set(stored) == set(result["after"]) and max(stored.values()) == 1
+    assert page.evaluate(OUTBOX_SIZE) == 0, "the outbox still holds records"
+
+
+OUTBOX_SIZE = """async () => {
+    const request = (r) => new Promise((ok, fail) => { r.onsuccess = () => ok(r.result); r.onerror = fail; });
+    const db = await request(indexedDB.open('putonly'));
+    const count = (name) => request(db.transaction(name).objectStore(name).count());
+    const n = (await count('events')) + (await count('envelopes'));
+    db.close();
+    return n;
+}"""

@@ -130,3 +130,42 @@ def test_a_rejected_event_is_isolated_and_only_it_is_dropped(
     stored = Counter(e["id"] for e in stored_events(aws, moto) if e["topic"] == "faults_invalid")
     assert set(stored) == set(result["ids"]) - {poison}
     assert max(stored.values()) == 1
+
+
+def test_a_failure_no_flush_waited_for_rejects_the_next_flush(
+    context: Any, page_origin: str, aws: LocalAws, moto: MotoServer
+) -> None:
+    def reject_poison(route: Any) -> None:
+        if _is_put(route) and "POISON" in (route.request.post_data or ""):
+            route.fulfill(
+                status=400,
+                headers={"Access-Control-Allow-Origin": "*", "Content-Type": "application/x-amz-json-1.0"},
+                body=json.dumps({"__type": "com.amazon.coral.validate#ValidationException", "message": "bad"}),
+            )
+        else:
+            route.continue_()
+
+    context.route("**/*", reject_poison)
+    page = open_page(context, page_origin)
+    page.evaluate(
+        """() => {
+            window.rejected = new Promise((r) => {
+                putonly.addEventListener('error', (e) => r(e.detail.ids), {once: true});
+            });
+            window.ids = [];
+            for (let i = 0; i < 6; i++) {
+                ids.push(putonly.track('faults_unwatched', {i, note: i === 3 ? 'POISON' : 'fine'}));
+            }
+            // Sent on pagehide, with no flush() waiting.
+            setTimeout(() => window.dispatchEvent(new Event('pagehide')), 50);
+        }"""
+    )
+    # Waits in the page's own timer: the sync API runs route handlers only inside its calls.
+    rejected = page.evaluate("() => Promise.race([rejected, new Promise((r) => setTimeout(() => r(null), 20000))])")
+    ids = page.evaluate("() => ids")
+    assert rejected == [ids[3]]
+    first = page.evaluate("() => putonly.flush().then(() => 'resolved', (e) => e.message)")
+    assert ids[3] in first and "dropped" in first
+    assert page.evaluate("() => putonly.flush().then(() => 'resolved', (e) => e.message)") == "resolved"
+    stored = Counter(e["id"] for e in stored_events(aws, moto) if e["topic"] == "faults_unwatched")
+    assert set(stored) == set(ids) - {ids[3]} and max(stored.values()) == 1

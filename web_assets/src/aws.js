@@ -38,12 +38,15 @@ export async function call(fetchFn, request, init) {
 }
 
 /**
- * Guest credentials from the identity pool. The identity id is kept by ``saveId`` so a returning visitor
- * keeps one identity (and one partition). Credentials are refreshed before they expire: the smaller of
+ * Guest credentials from the identity pool. The identity id is kept (``claimId``) so a returning visitor
+ * keeps one identity, and one partition. Credentials are refreshed before they expire: the smaller of
  * five minutes and half their lifetime ahead.
- * @param {{config: Config, fetch: typeof globalThis.fetch, now?: () => number, loadId: () => Promise<string | undefined>, saveId: (id: string) => Promise<void>}} options
+ * @param {{config: Config, fetch: typeof globalThis.fetch, now?: () => number, loadId: () => Promise<string | undefined>,
+ *   claimId: (id: string) => Promise<string>, forgetId: (id: string) => Promise<void>}} options
+ *   ``claimId`` stores a new identity id unless another tab stored one first, and resolves with the stored one;
+ *   ``forgetId`` forgets the stored id if it is still ``id``.
  */
-export function guestCredentials({ config, fetch, now = Date.now, loadId, saveId }) {
+export function guestCredentials({ config, fetch, now = Date.now, loadId, claimId, forgetId }) {
   /** @type {Credentials | undefined} */
   let current;
   let refreshAt = 0;
@@ -62,12 +65,12 @@ export function guestCredentials({ config, fetch, now = Date.now, loadId, saveId
   const fetchCredentials = async () => {
     let identityId = await loadId();
     if (!identityId) {
-      identityId = /** @type {string} */ (ok('GetId', await cognito('GetId', { IdentityPoolId: config.identityPoolId })).IdentityId);
-      await saveId(identityId);
+      // Two tabs of a first visit both ask; the id stored first wins, so the visitor has one partition.
+      identityId = await claimId(ok('GetId', await cognito('GetId', { IdentityPoolId: config.identityPoolId })).IdentityId);
     }
     const reply = await cognito('GetCredentialsForIdentity', { IdentityId: identityId });
     // An identity the pool no longer knows (pool recreated): the next attempt starts a new one.
-    if (errorType(reply.body) === 'ResourceNotFoundException') await saveId('');
+    if (errorType(reply.body) === 'ResourceNotFoundException') await forgetId(identityId);
     const c = ok('GetCredentialsForIdentity', reply).Credentials;
     const expiresAt = c.Expiration * 1000;
     refreshAt = expiresAt - Math.min(5 * 60_000, Math.max(0, expiresAt - now()) / 2);

@@ -38,6 +38,15 @@ export async function openOutbox(name = 'putonly') {
     /** @param {string} key @param {unknown} value */
     setMeta: (key, value) => tx(['meta'], (meta) => void meta.put(value, key)),
 
+    /** Stores ``id`` as the visitor's identity unless one is stored already; resolves with the stored one. @param {string} id */
+    claimId: (id) => tx(['meta'], async (meta) => /** @type {string} */ ((await done(meta.get('identityId'))) || (meta.put(id, 'identityId'), id))),
+
+    /** Forgets the stored identity if it is still ``id`` (the pool no longer knows it). @param {string} id */
+    forgetId: (id) =>
+      tx(['meta'], async (meta) => {
+        if ((await done(meta.get('identityId'))) === id) meta.delete('identityId');
+      }),
+
     /** @param {object[]} events */
     addEvents: (events) => tx(['events'], (store) => events.forEach((e) => store.put(e))),
 

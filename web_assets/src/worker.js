@@ -28,31 +28,50 @@ let packer;
 /** @type {ReturnType<typeof guestCredentials>} */
 let credentials;
 let consent = true;
+/** Bumped when consent is withdrawn: work begun before then is abandoned when it resumes. */
+let epoch = 0;
 /** Serializes outbox writes so they land in the order they were made. */
 let chain = /** @type {Promise<unknown>} */ (Promise.resolve());
 /** @type {Stored[]} */
 const queue = [];
 const inFlight = new Set();
+/** Envelopes waiting out a backoff: id -> timer. */
+const retrying = new Map();
 /** Ids of this page's events not yet stored or dropped, for flush(). */
 const pending = new Set();
 /** @type {Waiter[]} */
 const flushes = [];
+/** This page's events lost while no flush() waited for them: the next flush() rejects with them. */
+let unreported = /** @type {string[]} */ ([]);
 /** Messages that arrive before the outbox is open, handled in order once it is. @type {any[] | undefined} */
 let early = [];
+/** Why the worker could not start (no IndexedDB, no Web Locks); then every call fails with it. */
+let broken = '';
 let lastError = '';
 let dueTimer = 0;
+/** This worker's records in the outbox (loose events by data bytes, envelopes by item bytes): a cheap
+ * running estimate that says when to check the bounds; dropOldest recounts exactly. */
 let totals = { count: 0, bytes: 0 };
+/** Consent is per origin: a change in one tab reaches the workers of the others. */
+const tabs = new BroadcastChannel('putonly-consent');
 
 /** @param {object} message */
 const post = (message) => self.postMessage(message);
 /** @template T @param {() => Promise<T>} work @returns {Promise<T>} */
-const serial = (work) => (chain = chain.then(work, work));
-
-self.onmessage = (/** @type {MessageEvent} */ { data }) => {
-  if (data.t === 'init') start(data.base).catch((err) => report([], `putonly: cannot start: ${err.message || err}`));
-  else if (early) early.push(data);
-  else handle(data);
+const serial = (work) => {
+  const run = chain.then(work, work);
+  chain = run.catch(fault);
+  return run;
 };
+/** An unexpected failure (IndexedDB refused a write, say): the page hears of it. @param {any} err */
+const fault = (err) => report([], `putonly: ${err?.message || err}`);
+/** @param {{bytes: number}[]} records */
+const sumBytes = (records) => records.reduce((sum, r) => sum + r.bytes, 0);
+
+/** @param {any} data */
+const receive = (data) => (early ? early.push(data) : handle(data));
+self.onmessage = (/** @type {MessageEvent} */ { data }) => (data.t === 'init' ? start(data.base).catch(fault) : receive(data));
+tabs.onmessage = ({ data }) => receive({ t: 'consent', value: data, elsewhere: true });
 
 /** Seals every open group once the writes queued before this call are done (hide, pagehide, flush). */
 function sealOpen() {
@@ -61,21 +80,29 @@ function sealOpen() {
 
 /** @param {any} data */
 function handle(data) {
-  if (data.t === 'track') accept(parse(data.lines));
+  if (broken) {
+    if (data.t === 'track') report(parse(data.lines).map((e) => e.id), broken);
+    else if (data.t === 'flush') post({ t: 'flushed', n: data.n, error: broken });
+  } else if (data.t === 'track') accept(parse(data.lines));
   else if (data.t === 'hide') sealOpen();
   else if (data.t === 'flush') flush(data.n);
-  else if (data.t === 'consent') setConsent(Boolean(data.value));
+  else if (data.t === 'consent') setConsent(Boolean(data.value), !data.elsewhere);
 }
 
 /** @param {string} base the URL of the folder the loader came from */
 async function start(base) {
-  outbox = await openOutbox();
-  // Held until this worker ends: other tabs see our records are owned by a live worker.
-  await new Promise((granted) => navigator.locks.request(LOCK_PREFIX + owner, () => (granted(undefined), new Promise(() => {}))));
-  consent = (await outbox.getMeta('consent')) !== false;
+  try {
+    outbox = await openOutbox();
+    // Held until this worker ends: other tabs see our records are owned by a live worker.
+    await new Promise((granted) => navigator.locks.request(LOCK_PREFIX + owner, () => (granted(undefined), new Promise(() => {}))));
+    consent = (await outbox.getMeta('consent')) !== false;
+  } catch (err) {
+    broken = `putonly: cannot start, events are not kept: ${/** @type {Error} */ (err).message || err}`;
+  }
   const waiting = /** @type {any[]} */ (early);
   early = undefined; // from now on messages are handled as they come, after these
   waiting.forEach(handle);
+  if (broken) return report([], broken);
   config = await fetchConfig(base);
   post({ t: 'ready', consent, maxEventBytes: config.maxEventBytes });
   packer = createPacker(config);
@@ -83,19 +110,21 @@ async function start(base) {
     config,
     fetch: (...args) => fetch(...args),
     loadId: () => outbox.getMeta('identityId'),
-    saveId: (id) => outbox.setMeta('identityId', id),
+    claimId: outbox.claimId,
+    forgetId: outbox.forgetId,
   });
   // Events stored before the config arrived join the packer now.
   await serial(async () => {
     for (const event of await outbox.all('events', owner)) sealGroups(packer.add(event));
     if (flushes.length) sealGroups(packer.all());
   });
-  await drain();
-  setInterval(drain, DRAIN_EVERY_MS);
-  self.addEventListener('online', () => {
-    drain();
-    pump();
-  });
+  const tick = () => {
+    drain().catch(fault);
+    pump(); // also after a reconnect: not every browser fires "online" in workers
+  };
+  tick();
+  setInterval(tick, DRAIN_EVERY_MS);
+  self.addEventListener('online', tick);
   schedule();
 }
 
@@ -127,24 +156,28 @@ function accept(events) {
   /** @type {any[]} */
   const valid = [];
   for (const event of events) {
+    pending.add(event.id);
     // The loader validated this already; a cheap second look guards against messages that bypassed it.
     const bad = !TOPIC_PATTERN.test(event.topic) || typeof event.subject !== 'string' || event.subject.length > SUBJECT_MAX
       ? 'malformed event'
       : config && event.bytes > config.maxEventBytes && `data is ${event.bytes} bytes as JSON; the limit is ${config.maxEventBytes}`;
-    if (bad) {
-      report([event.id], `putonly: ${bad}`);
-    } else {
-      valid.push({ ...event, owner });
-      pending.add(event.id);
-    }
+    if (bad) report([event.id], `putonly: ${bad}`);
+    else valid.push({ ...event, owner });
   }
   if (!valid.length) return;
   totals.count += valid.length;
-  totals.bytes += valid.reduce((sum, e) => sum + e.bytes, 0);
+  totals.bytes += sumBytes(valid);
   const packNow = Boolean(packer); // otherwise start() packs them from the outbox once the config is in
+  const at = epoch;
   serial(async () => {
-    await outbox.addEvents(valid);
-    if (packNow) for (const event of valid) sealGroups(packer.add(event));
+    try {
+      await outbox.addEvents(valid);
+    } catch (err) {
+      totals.count -= valid.length;
+      totals.bytes -= sumBytes(valid);
+      return report(valid.map((e) => e.id), `putonly: the outbox refused ${valid.length} events: ${/** @type {Error} */ (err).message}`);
+    }
+    if (packNow && at === epoch) for (const event of valid) sealGroups(packer.add(event));
     schedule();
   });
   if (packNow && (totals.count > config.outboxMaxEvents || totals.bytes > config.outboxMaxBytes)) {
@@ -155,10 +188,13 @@ function accept(events) {
 
 /** Seals groups of events into envelopes (persisted before their first send). @param {any[][]} groups */
 function sealGroups(groups) {
+  const at = epoch;
   for (const events of groups) {
     const envelope = /** @type {Stored} */ ({ ...seal(events, config), owner });
     serial(async () => {
+      if (at !== epoch) return;
       await outbox.seal(envelope);
+      totals.bytes += envelope.bytes - sumBytes(events);
       enqueue(envelope);
     });
   }
@@ -175,15 +211,18 @@ function pump() {
   while (inFlight.size < MAX_IN_FLIGHT && queue.length && navigator.onLine) {
     const envelope = /** @type {Stored} */ (queue.shift());
     inFlight.add(envelope.id);
-    deliver(envelope).finally(() => {
-      inFlight.delete(envelope.id);
-      pump();
-    });
+    deliver(envelope)
+      .catch(fault)
+      .finally(() => {
+        inFlight.delete(envelope.id);
+        pump();
+      });
   }
 }
 
 /** One attempt to write ``envelope``; decides what happens next from the reply. @param {Stored} envelope */
 async function deliver(envelope) {
+  const at = epoch;
   let reply;
   try {
     const creds = await credentials.get();
@@ -195,12 +234,16 @@ async function deliver(envelope) {
   const outcome = classify(reply);
   if (outcome === 'ok') {
     await serial(() => outbox.replaceEnvelopes([envelope.id]));
-    totals.count -= envelope.count;
+    if (at === epoch) {
+      totals.count -= envelope.count;
+      totals.bytes -= envelope.bytes;
+    }
     settle(envelope.ids);
     post({ t: 'sent', ids: envelope.ids, envelope: envelope.id, topic: envelope.topic, subject: envelope.subject });
     return;
   }
   lastError = reply.networkError ? `network error: ${reply.message}` : `${reply.status} ${reply.message || ''}`.trim();
+  if (at !== epoch) return; // consent withdrawn meanwhile: the outbox is empty now
   if (outcome === 'refresh' && (envelope.attempt || 0) < 2) {
     credentials.invalidate();
     envelope.attempt = (envelope.attempt || 0) + 1;
@@ -210,61 +253,64 @@ async function deliver(envelope) {
   } else {
     // Network errors, 5xx, throttling, and anything unexpected: the events stay in the outbox.
     if (outcome === 'fatal') report([], `putonly: DynamoDB refused an envelope: ${lastError}; retrying later`);
-    retryLater(envelope);
+    const attempt = envelope.attempt || 0;
+    envelope.attempt = attempt + 1;
+    retrying.set(
+      envelope.id,
+      setTimeout(() => retrying.delete(envelope.id) && enqueue(envelope), navigator.onLine ? backoff(attempt) : 0),
+    );
   }
 }
 
 /** DynamoDB refused the envelope as invalid: split until the bad event is alone, then drop only it. */
 async function reject(/** @type {Stored} */ envelope, /** @type {string} */ reason) {
-  if (envelope.count === 1) {
-    await serial(() => outbox.replaceEnvelopes([envelope.id]));
-    totals.count -= 1;
-    report(envelope.ids, `putonly: DynamoDB rejected event ${envelope.ids[0]}: ${reason}`);
-    return;
-  }
-  const halves = split(envelope, config).map((half) => /** @type {Stored} */ ({ ...half, owner }));
-  await serial(() => outbox.replaceEnvelopes([envelope.id], halves));
-  for (const half of halves) enqueue(half);
-}
-
-/** @param {Stored} envelope */
-function retryLater(envelope) {
-  const attempt = envelope.attempt || 0;
-  envelope.attempt = attempt + 1;
-  setTimeout(() => enqueue(envelope), navigator.onLine ? backoff(attempt) : 0);
+  const at = epoch;
+  const halves = envelope.count > 1 ? split(envelope, config).map((half) => /** @type {Stored} */ ({ ...half, owner })) : [];
+  await serial(async () => at === epoch && outbox.replaceEnvelopes([envelope.id], halves));
+  if (at !== epoch) return;
+  totals.count -= halves.length ? 0 : 1;
+  totals.bytes += sumBytes(halves) - envelope.bytes;
+  if (!halves.length) report(envelope.ids, `putonly: DynamoDB rejected event ${envelope.ids[0]}: ${reason}`);
+  halves.forEach(enqueue);
 }
 
 /** Envelopes left by workers that are gone (closed tabs, earlier page loads): one tab at a time adopts them. */
 async function drain() {
+  const at = epoch;
   if (!consent || !config) return;
   await navigator.locks.request('putonly-drain', { ifAvailable: true }, async (lock) => {
     if (!lock) return;
+    // Records first, then who is alive: a worker that wrote any of them took its lock before it did.
+    const records = (await Promise.all([outbox.all('events'), outbox.all('envelopes')])).flat();
     const live = new Set((await navigator.locks.query()).held?.map((l) => l.name));
-    const [events, envelopes] = await Promise.all([outbox.all('events'), outbox.all('envelopes')]);
-    for (const other of new Set([...events, ...envelopes].map((r) => r.owner))) {
-      if (other === owner || live.has(LOCK_PREFIX + other)) continue;
+    for (const other of new Set(records.map((r) => r.owner))) {
+      if (other === owner || live.has(LOCK_PREFIX + other) || at !== epoch) continue;
       const [loose, sealed] = await serial(() => outbox.adopt(other, owner));
+      if (at !== epoch) return;
+      totals.count += loose.length + sealed.reduce((sum, e) => sum + e.count, 0);
+      totals.bytes += sumBytes(loose) + sumBytes(sealed);
       sealed.forEach(enqueue);
       const packer = createPacker(config);
       for (const event of loose) sealGroups(packer.add(event));
       sealGroups(packer.all());
     }
-    // Adopting moves records between owners, so the outbox's totals are those read above.
-    totals = {
-      count: events.length + envelopes.reduce((sum, e) => sum + e.count, 0),
-      bytes: events.reduce((sum, e) => sum + e.bytes, 0) + envelopes.reduce((sum, e) => sum + e.bytes, 0),
-    };
   });
 }
 
-/** Past the outbox bounds, the oldest envelopes are dropped (and reported) to make room. */
+/** Past the outbox bounds, this worker's oldest envelopes are dropped (and reported) to make room. */
 async function dropOldest() {
-  const { drop: dropped, totals: left } = overflow(await outbox.all('envelopes'), totals, config, inFlight);
+  const [events, envelopes] = await Promise.all([outbox.all('events', owner), outbox.all('envelopes', owner)]);
+  const exact = { count: events.length + envelopes.reduce((sum, e) => sum + e.count, 0), bytes: sumBytes(events) + sumBytes(envelopes) };
+  const { drop: dropped, totals: left } = overflow(envelopes, exact, config, inFlight);
   totals = left;
   if (!dropped.length) return;
   await outbox.replaceEnvelopes(dropped.map((e) => e.id));
   const gone = new Set(dropped.map((e) => e.id));
   queue.splice(0, queue.length, ...queue.filter((e) => !gone.has(e.id)));
+  for (const id of gone) {
+    clearTimeout(retrying.get(id));
+    retrying.delete(id);
+  }
   const ids = dropped.flatMap((e) => e.ids);
   settle(ids, 'outbox full: oldest events dropped');
   post({ t: 'drop', ids, reason: 'outbox-full', message: `putonly: outbox full: dropped the ${ids.length} oldest events` });
@@ -273,17 +319,24 @@ async function dropOldest() {
 /** @param {string[]} ids @param {string} message */
 function report(ids, message) {
   lastError = message;
-  if (ids.length) settle(ids, message);
+  settle(ids, message);
   post({ t: 'error', ids, message });
 }
 
 /** Marks events as done for flush(); ``failure`` when they were dropped. @param {string[]} ids @param {string} [failure] */
 function settle(ids, failure) {
-  for (const id of ids) pending.delete(id);
-  for (const waiter of [...flushes]) {
-    for (const id of ids) {
-      if (waiter.ids.delete(id) && failure) waiter.failures.push(`${id}: ${failure}`);
+  for (const id of ids) {
+    const mine = pending.delete(id);
+    let told = false;
+    for (const waiter of flushes) {
+      if (waiter.ids.delete(id) && failure) {
+        waiter.failures.push(`${id}: ${failure}`);
+        told = true;
+      }
     }
+    if (mine && failure && !told) unreported.push(`${id}: ${failure}`);
+  }
+  for (const waiter of [...flushes]) {
     if (!waiter.ids.size) endFlush(waiter, waiter.failures.length ? `putonly: ${waiter.failures.length} events were dropped: ${waiter.failures[0]}` : undefined);
   }
 }
@@ -292,17 +345,19 @@ function settle(ids, failure) {
 function flush(n) {
   if (!consent) return post({ t: 'flushed', n, error: CONSENT_OFF });
   /** @type {Waiter} */
-  const waiter = { n, ids: new Set(pending), failures: [], timer: 0 };
-  if (!waiter.ids.size) return post({ t: 'flushed', n });
+  const waiter = { n, ids: new Set(pending), failures: unreported, timer: 0 };
+  unreported = [];
+  flushes.push(waiter);
+  if (!waiter.ids.size) return settle([]);
   sealOpen();
+  pump();
   if (!navigator.onLine) {
-    return post({ t: 'flushed', n, error: `putonly: offline; ${waiter.ids.size} events wait in the outbox until the browser is online` });
+    return endFlush(waiter, `putonly: offline; ${waiter.ids.size} events wait in the outbox until the browser is online`);
   }
   waiter.timer = setTimeout(
     () => endFlush(waiter, `putonly: ${waiter.ids.size} events not stored within ${FLUSH_TIMEOUT_MS / 1000} s (last error: ${lastError || 'none'}); they stay in the outbox`),
     FLUSH_TIMEOUT_MS,
   );
-  flushes.push(waiter);
 }
 
 /** Ends a flush() call: resolves it, or rejects it with ``error``. @param {Waiter} waiter @param {string} [error] */
@@ -312,14 +367,26 @@ function endFlush(waiter, error) {
   post({ t: 'flushed', n: waiter.n, error });
 }
 
-/** Takes effect at once, in message order; the outbox is cleared in order with other writes. @param {boolean} value */
-function setConsent(value) {
+/**
+ * Takes effect at once, in message order; the outbox is cleared in order with other writes.
+ * @param {boolean} value @param {boolean} here made on this page (then saved, and told to the other tabs)
+ */
+function setConsent(value, here) {
   consent = value;
-  serial(() => outbox.setMeta('consent', value));
+  if (here) {
+    serial(() => outbox.setMeta('consent', value));
+    tabs.postMessage(value);
+  } else {
+    post({ t: 'consent', value });
+  }
   if (value) return;
+  epoch++;
   packer?.clear();
   queue.length = 0;
+  retrying.forEach(clearTimeout);
+  retrying.clear();
   pending.clear();
+  unreported = [];
   totals = { count: 0, bytes: 0 };
   serial(() => outbox.clear());
   for (const waiter of [...flushes]) endFlush(waiter, CONSENT_OFF);
@@ -336,4 +403,3 @@ function schedule() {
     }, wait);
   }
 }
-
