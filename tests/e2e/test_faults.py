@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -169,3 +170,48 @@ def test_a_failure_no_flush_waited_for_rejects_the_next_flush(
     assert page.evaluate("() => putonly.flush().then(() => 'resolved', (e) => e.message)") == "resolved"
     stored = Counter(e["id"] for e in stored_events(aws, moto) if e["topic"] == "faults_unwatched")
     assert set(stored) == set(ids) - {ids[3]} and max(stored.values()) == 1
+
+
+def test_a_device_clock_hours_off_signs_in_the_servers_time_after_one_refusal(
+    context: Any, page_origin: str, aws: LocalAws, moto: MotoServer
+) -> None:
+    server_now = datetime.now(UTC) + timedelta(hours=2)  # the device's clock is two hours behind
+    stamp = lambda t: t.strftime("%Y%m%dT%H%M%SZ")  # noqa: E731
+    dates: list[str] = []
+
+    def signature_check(route: Any) -> None:
+        if not _is_put(route):
+            route.continue_()
+            return
+        signed = route.request.headers["x-amz-date"]
+        dates.append(signed)
+        if abs(datetime.strptime(signed, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC) - server_now) > timedelta(minutes=15):
+            earliest = stamp(server_now - timedelta(minutes=15))
+            message = f"Signature expired: {signed} is now earlier than {earliest} ({stamp(server_now)} - 15 min.)"
+            route.fulfill(
+                status=400,
+                headers={"Access-Control-Allow-Origin": "*", "Content-Type": "application/x-amz-json-1.0"},
+                body=json.dumps({"__type": "com.amazon.coral.service#InvalidSignatureException", "message": message}),
+            )
+        else:
+            route.continue_()
+
+    context.route("**/*", signature_check)
+    page = open_page(context, page_origin)
+    ids = page.evaluate(
+        """async () => {
+            const ids = [];
+            for (let i = 0; i < 20; i++) ids.push(putonly.track('faults_clock', {i}, {subject: i % 2}));
+            await putonly.flush();
+            for (let i = 20; i < 30; i++) ids.push(putonly.track('faults_clock', {i}, {subject: i % 2}));
+            await putonly.flush();
+            return ids;
+        }"""
+    )
+    assert len(dates) >= 3 and dates[0] < stamp(server_now - timedelta(minutes=15)), (
+        "the first send used the device clock"
+    )
+    late = [datetime.strptime(d, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC) for d in dates[-2:]]
+    assert all(abs(t - server_now) < timedelta(minutes=5) for t in late), dates
+    stored = Counter(e["id"] for e in stored_events(aws, moto) if e["topic"] == "faults_clock")
+    assert set(stored) == set(ids) and max(stored.values()) == 1

@@ -33,3 +33,14 @@ export function classify({ status = 0, body, networkError }) {
   if (/Expired|Signature|UnrecognizedClient/.test(type)) return 'refresh';
   return /Validation|Serialization/.test(type) ? 'invalid' : 'fatal';
 }
+
+/**
+ * The server's clock from a refused signature's message, e.g. "Signature expired: 20261127T080000Z is now
+ * earlier than 20261127T081500Z (20261127T083000Z - 15 min.)", in ms; so a device whose clock is wrong
+ * can sign in the server's time. undefined when the message carries none.
+ * @param {string} [message]
+ */
+export function serverTime(message = '') {
+  const m = /\((\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z [+-] 15 min\.\)/.exec(message);
+  return m ? Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]) : undefined;
+}

@@ -3,7 +3,7 @@
 import { call, guestCredentials, signPutItem } from './aws.js';
 import { createPacker, overflow, seal, split, toItem } from './envelope.js';
 import { newId } from './ids.js';
-import { backoff, classify } from './retry.js';
+import { backoff, classify, serverTime } from './retry.js';
 import { openOutbox } from './store.js';
 import { SUBJECT_MAX, TOPIC_PATTERN } from './validate.js';
 
@@ -49,6 +49,9 @@ let early = [];
 let broken = '';
 let lastError = '';
 let dueTimer = 0;
+/** How far the device's clock is behind the server's, learnt from refused signatures. */
+let skew = 0;
+const now = () => Date.now() + skew;
 /** This worker's records in the outbox (loose events by data bytes, envelopes by item bytes): a cheap
  * running estimate that says when to check the bounds; dropOldest recounts exactly. */
 let totals = { count: 0, bytes: 0 };
@@ -109,6 +112,7 @@ async function start(base) {
   credentials = guestCredentials({
     config,
     fetch: (...args) => fetch(...args),
+    now,
     loadId: () => outbox.getMeta('identityId'),
     claimId: outbox.claimId,
     forgetId: outbox.forgetId,
@@ -226,7 +230,8 @@ async function deliver(envelope) {
   let reply;
   try {
     const creds = await credentials.get();
-    const request = await signPutItem({ config, credentials: creds, item: toItem(envelope, creds.identityId) });
+    const datetime = new Date(now()).toISOString().replace(/[:-]|\.\d{3}/g, '');
+    const request = await signPutItem({ config, credentials: creds, item: toItem(envelope, creds.identityId), datetime });
     reply = await call(fetch, request);
   } catch (err) {
     reply = /** @type {any} */ (err).reply || { networkError: true, message: /** @type {Error} */ (err).message };
@@ -245,6 +250,9 @@ async function deliver(envelope) {
   lastError = reply.networkError ? `network error: ${reply.message}` : `${reply.status} ${reply.message || ''}`.trim();
   if (at !== epoch) return; // consent withdrawn meanwhile: the outbox is empty now
   if (outcome === 'refresh' && (envelope.attempt || 0) < 2) {
+    // A wrong device clock: sign in the server's time from now on.
+    const server = serverTime(reply.message);
+    if (server) skew = server - Date.now();
     credentials.invalidate();
     envelope.attempt = (envelope.attempt || 0) + 1;
     queue.unshift(envelope);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { backoff, classify, errorType } from '../src/retry.js';
+import { backoff, classify, errorType, serverTime } from '../src/retry.js';
 
 /** A seeded random source (mulberry32), so the schedule is the same on every run. */
 function seeded(seed) {
@@ -50,4 +50,14 @@ test('classification: retry what can succeed on retry, refresh credentials, spli
   assert.equal(classify(ddb('ValidationException')), 'invalid');
   assert.equal(classify(ddb('AccessDeniedException')), 'fatal');
   assert.equal(classify(ddb('ConditionalCheckFailedException')), 'fatal');
+});
+
+test("the server's time is read from a refused signature's message", () => {
+  const expired = 'Signature expired: 20261127T080000Z is now earlier than 20261127T081500Z (20261127T083000Z - 15 min.)';
+  assert.equal(serverTime(expired), Date.UTC(2026, 10, 27, 8, 30, 0));
+  const early = 'Signature not yet current: 20261127T120000Z is still later than 20261127T084500Z (20261127T083000Z + 15 min.)';
+  assert.equal(serverTime(early), Date.UTC(2026, 10, 27, 8, 30, 0));
+  assert.equal(classify({ status: 400, body: { __type: 'com.amazon.coral.service#InvalidSignatureException', message: expired } }), 'refresh');
+  assert.equal(serverTime('The security token included in the request is invalid.'), undefined);
+  assert.equal(serverTime(), undefined);
 });
