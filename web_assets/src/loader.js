@@ -18,8 +18,8 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
   const api = /** @type {EventTarget & Record<string, any>} */ (new EventTarget());
   let maxEventBytes = DEFAULT_MAX_EVENT_BYTES;
   let consented = true;
-  /** Set once the page calls consent(): the worker's stored answer no longer overrides it. */
-  let chosen = false;
+  /** consent() calls the worker has not answered yet: until it has, the page's own choice stands. */
+  let asking = 0;
   /** Events waiting for the next microtask, one line each: id, time, topic, subject, bytes, data as JSON, tab-separated. */
   let outgoing = '';
   let flushes = 0;
@@ -66,7 +66,7 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
   api.consent = (/** @type {boolean} */ value) => {
     if (typeof value !== 'boolean') fail(TypeError, 'consent() takes true or false');
     consented = value;
-    chosen = true;
+    asking++;
     if (!value) outgoing = '';
     worker.postMessage({ t: 'consent', value });
   };
@@ -80,10 +80,12 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
 
   worker.onmessage = ({ data }) => {
     if (data.t === 'ready') {
-      if (!chosen) consented = data.consent;
+      if (!asking) consented = data.consent;
       maxEventBytes = data.maxEventBytes || maxEventBytes;
     } else if (data.t === 'consent') {
-      consented = data.value; // changed in another tab of this site
+      // The worker's state after consent() here or in another tab of this site.
+      if (data.mine) asking--;
+      if (!asking) consented = data.value;
     } else if (data.t === 'flushed') {
       const waiter = waiting.get(data.n);
       waiting.delete(data.n);

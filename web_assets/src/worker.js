@@ -14,8 +14,9 @@ const LOCK_PREFIX = 'putonly-owner:';
 const CONSENT_OFF = 'putonly: tracking is off (consent withdrawn)';
 
 /**
- * @typedef {import('./envelope.js').Envelope & {owner: string, attempt?: number}} Stored
- * @typedef {{n: number, ids: Set<string>, failures: string[], timer: any}} Waiter a flush() call waiting for its events
+ * @typedef {import('./envelope.js').Envelope & {owner: string, attempt?: number, refreshes?: number}} Stored
+ * @typedef {{lost: number, why: string}} Losses how many events were lost, and the first one's story
+ * @typedef {Losses & {n: number, ids: Set<string>, timer: any}} Waiter a flush() call waiting for its events
  */
 
 const owner = newId();
@@ -42,7 +43,8 @@ const pending = new Set();
 /** @type {Waiter[]} */
 const flushes = [];
 /** This page's events lost while no flush() waited for them: the next flush() rejects with them. */
-let unreported = /** @type {string[]} */ ([]);
+/** @type {Losses} */
+let unreported = { lost: 0, why: '' };
 /** Messages that arrive before the outbox is open, handled in order once it is. @type {any[] | undefined} */
 let early = [];
 /** Why the worker could not start (no IndexedDB, no Web Locks); then every call fails with it. */
@@ -60,12 +62,12 @@ const tabs = new BroadcastChannel('putonly-consent');
 
 /** @param {object} message */
 const post = (message) => self.postMessage(message);
-/** @template T @param {() => Promise<T>} work @returns {Promise<T>} */
-const serial = (work) => {
-  const run = chain.then(work, work);
-  chain = run.catch(fault);
-  return run;
-};
+/**
+ * Runs ``work`` after the outbox work queued before it. Never rejects: a failure is reported (fault)
+ * and gives undefined.
+ * @template T @param {() => Promise<T>} work @returns {Promise<T | undefined>}
+ */
+const serial = (work) => /** @type {Promise<any>} */ ((chain = chain.then(work).catch(fault)));
 /** An unexpected failure (IndexedDB refused a write, say): the page hears of it. @param {any} err */
 const fault = (err) => report([], `putonly: ${err?.message || err}`);
 /** @param {{bytes: number}[]} records */
@@ -177,8 +179,10 @@ function accept(events) {
     try {
       await outbox.addEvents(valid);
     } catch (err) {
-      totals.count -= valid.length;
-      totals.bytes -= sumBytes(valid);
+      if (at === epoch) {
+        totals.count -= valid.length;
+        totals.bytes -= sumBytes(valid);
+      }
       return report(valid.map((e) => e.id), `putonly: the outbox refused ${valid.length} events: ${/** @type {Error} */ (err).message}`);
     }
     if (packNow && at === epoch) for (const event of valid) sealGroups(packer.add(event));
@@ -197,7 +201,13 @@ function sealGroups(groups) {
     const envelope = /** @type {Stored} */ ({ ...seal(events, config), owner });
     serial(async () => {
       if (at !== epoch) return;
-      await outbox.seal(envelope);
+      try {
+        await outbox.seal(envelope);
+      } catch (err) {
+        // The events stay loose in the outbox: a later worker adopts them.
+        return report(envelope.ids, `putonly: the outbox refused an envelope: ${/** @type {Error} */ (err).message}`);
+      }
+      if (at !== epoch) return; // consent withdrawn meanwhile: the outbox is being cleared
       totals.bytes += envelope.bytes - sumBytes(events);
       enqueue(envelope);
     });
@@ -238,23 +248,22 @@ async function deliver(envelope) {
   }
   const outcome = classify(reply);
   if (outcome === 'ok') {
+    settle(envelope.ids);
+    post({ t: 'sent', ids: envelope.ids, envelope: envelope.id, topic: envelope.topic, subject: envelope.subject });
     await serial(() => outbox.replaceEnvelopes([envelope.id]));
     if (at === epoch) {
       totals.count -= envelope.count;
       totals.bytes -= envelope.bytes;
     }
-    settle(envelope.ids);
-    post({ t: 'sent', ids: envelope.ids, envelope: envelope.id, topic: envelope.topic, subject: envelope.subject });
     return;
   }
   lastError = reply.networkError ? `network error: ${reply.message}` : `${reply.status} ${reply.message || ''}`.trim();
   if (at !== epoch) return; // consent withdrawn meanwhile: the outbox is empty now
-  if (outcome === 'refresh' && (envelope.attempt || 0) < 2) {
-    // A wrong device clock: sign in the server's time from now on.
-    const server = serverTime(reply.message);
-    if (server) skew = server - Date.now();
+  // A wrong device clock: sign in the server's time from now on.
+  const server = outcome === 'refresh' && serverTime(reply.message);
+  if (server) skew = server - Date.now();
+  if (outcome === 'refresh' && (envelope.refreshes = (envelope.refreshes || 0) + 1) < 3) {
     credentials.invalidate();
-    envelope.attempt = (envelope.attempt || 0) + 1;
     queue.unshift(envelope);
   } else if (outcome === 'invalid') {
     await reject(envelope, reply.message || 'ValidationException');
@@ -274,8 +283,8 @@ async function deliver(envelope) {
 async function reject(/** @type {Stored} */ envelope, /** @type {string} */ reason) {
   const at = epoch;
   const halves = envelope.count > 1 ? split(envelope, config).map((half) => /** @type {Stored} */ ({ ...half, owner })) : [];
-  await serial(async () => at === epoch && outbox.replaceEnvelopes([envelope.id], halves));
-  if (at !== epoch) return;
+  const replaced = await serial(async () => at === epoch && (await outbox.replaceEnvelopes([envelope.id], halves), true));
+  if (!replaced) return; // consent withdrawn, or the outbox refused: the envelope stays for a later worker
   totals.count -= halves.length ? 0 : 1;
   totals.bytes += sumBytes(halves) - envelope.bytes;
   if (!halves.length) report(envelope.ids, `putonly: DynamoDB rejected event ${envelope.ids[0]}: ${reason}`);
@@ -293,8 +302,9 @@ async function drain() {
     const live = new Set((await navigator.locks.query()).held?.map((l) => l.name));
     for (const other of new Set(records.map((r) => r.owner))) {
       if (other === owner || live.has(LOCK_PREFIX + other) || at !== epoch) continue;
-      const [loose, sealed] = await serial(() => outbox.adopt(other, owner));
-      if (at !== epoch) return;
+      const adopted = await serial(() => outbox.adopt(other, owner));
+      if (!adopted || at !== epoch) return;
+      const [loose, sealed] = adopted;
       totals.count += loose.length + sealed.reduce((sum, e) => sum + e.count, 0);
       totals.bytes += sumBytes(loose) + sumBytes(sealed);
       sealed.forEach(enqueue);
@@ -307,18 +317,21 @@ async function drain() {
 
 /** Past the outbox bounds, this worker's oldest envelopes are dropped (and reported) to make room. */
 async function dropOldest() {
+  const at = epoch;
   const [events, envelopes] = await Promise.all([outbox.all('events', owner), outbox.all('envelopes', owner)]);
+  if (at !== epoch) return;
   const exact = { count: events.length + envelopes.reduce((sum, e) => sum + e.count, 0), bytes: sumBytes(events) + sumBytes(envelopes) };
   const { drop: dropped, totals: left } = overflow(envelopes, exact, config, inFlight);
   totals = left;
   if (!dropped.length) return;
-  await outbox.replaceEnvelopes(dropped.map((e) => e.id));
+  // Off the queue and their retry timers at once, before pump() can take one.
   const gone = new Set(dropped.map((e) => e.id));
   queue.splice(0, queue.length, ...queue.filter((e) => !gone.has(e.id)));
   for (const id of gone) {
     clearTimeout(retrying.get(id));
     retrying.delete(id);
   }
+  await outbox.replaceEnvelopes([...gone]);
   const ids = dropped.flatMap((e) => e.ids);
   settle(ids, 'outbox full: oldest events dropped');
   post({ t: 'drop', ids, reason: 'outbox-full', message: `putonly: outbox full: dropped the ${ids.length} oldest events` });
@@ -337,24 +350,27 @@ function settle(ids, failure) {
     const mine = pending.delete(id);
     let told = false;
     for (const waiter of flushes) {
-      if (waiter.ids.delete(id) && failure) {
-        waiter.failures.push(`${id}: ${failure}`);
-        told = true;
-      }
+      if (waiter.ids.delete(id) && failure) told = lose(waiter, id, failure);
     }
-    if (mine && failure && !told) unreported.push(`${id}: ${failure}`);
+    if (mine && failure && !told) lose(unreported, id, failure);
   }
   for (const waiter of [...flushes]) {
-    if (!waiter.ids.size) endFlush(waiter, waiter.failures.length ? `putonly: ${waiter.failures.length} events were dropped: ${waiter.failures[0]}` : undefined);
+    if (!waiter.ids.size) endFlush(waiter, waiter.lost ? `putonly: ${waiter.lost} events were dropped: ${waiter.why}` : undefined);
   }
+}
+
+/** Counts a lost event, keeping the first one's story. @param {Losses} losses @param {string} id @param {string} failure */
+function lose(losses, id, failure) {
+  if (!losses.lost++) losses.why = `${id}: ${failure}`;
+  return true;
 }
 
 /** @param {number} n */
 function flush(n) {
   if (!consent) return post({ t: 'flushed', n, error: CONSENT_OFF });
   /** @type {Waiter} */
-  const waiter = { n, ids: new Set(pending), failures: unreported, timer: 0 };
-  unreported = [];
+  const waiter = { n, ids: new Set(pending), ...unreported, timer: 0 };
+  unreported = { lost: 0, why: '' };
   flushes.push(waiter);
   if (!waiter.ids.size) return settle([]);
   sealOpen();
@@ -371,7 +387,9 @@ function flush(n) {
 /** Ends a flush() call: resolves it, or rejects it with ``error``. @param {Waiter} waiter @param {string} [error] */
 function endFlush(waiter, error) {
   clearTimeout(waiter.timer);
-  flushes.splice(flushes.indexOf(waiter), 1);
+  const at = flushes.indexOf(waiter);
+  if (at < 0) return; // settled already
+  flushes.splice(at, 1);
   post({ t: 'flushed', n: waiter.n, error });
 }
 
@@ -384,9 +402,9 @@ function setConsent(value, here) {
   if (here) {
     serial(() => outbox.setMeta('consent', value));
     tabs.postMessage(value);
-  } else {
-    post({ t: 'consent', value });
   }
+  // Also when the page chose: its loader then ends where this worker does, whatever order the tabs spoke in.
+  post({ t: 'consent', value, mine: here });
   if (value) return;
   epoch++;
   packer?.clear();
@@ -394,7 +412,7 @@ function setConsent(value, here) {
   retrying.forEach(clearTimeout);
   retrying.clear();
   pending.clear();
-  unreported = [];
+  unreported = { lost: 0, why: '' };
   totals = { count: 0, bytes: 0 };
   serial(() => outbox.clear());
   for (const waiter of [...flushes]) endFlush(waiter, CONSENT_OFF);
