@@ -26,6 +26,23 @@ def _is_put(route: Any) -> bool:
     return "PutItem" in (route.request.headers.get("x-amz-target") or "")
 
 
+def _aws_error(route: Any, status: int, error_type: str, message: str) -> None:
+    """Answers in place of the emulator with an AWS JSON error the page is allowed to read."""
+    route.fulfill(
+        status=status,
+        headers={"Access-Control-Allow-Origin": "*", "Content-Type": "application/x-amz-json-1.0"},
+        body=json.dumps({"__type": error_type, "message": message}),
+    )
+
+
+def _reject_poison(route: Any) -> None:
+    """DynamoDB refuses, as invalid, any PutItem whose envelope holds an event marked POISON."""
+    if _is_put(route) and "POISON" in (route.request.post_data or ""):
+        _aws_error(route, 400, "com.amazon.coral.validate#ValidationException", "bad")
+    else:
+        route.continue_()
+
+
 def _assert_exactly_once(ids: list[str], aws: LocalAws, moto: MotoServer, topic: str) -> None:
     counts = Counter(e["id"] for e in stored_events(aws, moto) if e["topic"] == topic)
     assert set(counts) == set(ids), f"missing: {len(set(ids) - set(counts))}"
@@ -82,12 +99,7 @@ def test_throttling_server_errors_and_expired_credentials(
         if reply is None:
             route.continue_()
             return
-        status, error = reply
-        route.fulfill(
-            status=status,
-            headers={"Access-Control-Allow-Origin": "*", "Content-Type": "application/x-amz-json-1.0"},
-            body=json.dumps({"__type": error, "message": "injected"}),
-        )
+        _aws_error(route, *reply, "injected")
 
     context.route("**/*", flaky)
     page = open_page(context, page_origin)
@@ -100,17 +112,7 @@ def test_throttling_server_errors_and_expired_credentials(
 def test_a_rejected_event_is_isolated_and_only_it_is_dropped(
     context: Any, page_origin: str, aws: LocalAws, moto: MotoServer
 ) -> None:
-    def reject_poison(route: Any) -> None:
-        if _is_put(route) and "POISON" in (route.request.post_data or ""):
-            route.fulfill(
-                status=400,
-                headers={"Access-Control-Allow-Origin": "*", "Content-Type": "application/x-amz-json-1.0"},
-                body=json.dumps({"__type": "com.amazon.coral.validate#ValidationException", "message": "bad"}),
-            )
-        else:
-            route.continue_()
-
-    context.route("**/*", reject_poison)
+    context.route("**/*", _reject_poison)
     page = open_page(context, page_origin)
     result = page.evaluate(
         """async () => {
@@ -136,17 +138,7 @@ def test_a_rejected_event_is_isolated_and_only_it_is_dropped(
 def test_a_failure_no_flush_waited_for_rejects_the_next_flush(
     context: Any, page_origin: str, aws: LocalAws, moto: MotoServer
 ) -> None:
-    def reject_poison(route: Any) -> None:
-        if _is_put(route) and "POISON" in (route.request.post_data or ""):
-            route.fulfill(
-                status=400,
-                headers={"Access-Control-Allow-Origin": "*", "Content-Type": "application/x-amz-json-1.0"},
-                body=json.dumps({"__type": "com.amazon.coral.validate#ValidationException", "message": "bad"}),
-            )
-        else:
-            route.continue_()
-
-    context.route("**/*", reject_poison)
+    context.route("**/*", _reject_poison)
     page = open_page(context, page_origin)
     page.evaluate(
         """() => {
@@ -188,11 +180,7 @@ def test_a_device_clock_hours_off_signs_in_the_servers_time_after_one_refusal(
         if abs(datetime.strptime(signed, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC) - server_now) > timedelta(minutes=15):
             earliest = stamp(server_now - timedelta(minutes=15))
             message = f"Signature expired: {signed} is now earlier than {earliest} ({stamp(server_now)} - 15 min.)"
-            route.fulfill(
-                status=400,
-                headers={"Access-Control-Allow-Origin": "*", "Content-Type": "application/x-amz-json-1.0"},
-                body=json.dumps({"__type": "com.amazon.coral.service#InvalidSignatureException", "message": message}),
-            )
+            _aws_error(route, 400, "com.amazon.coral.service#InvalidSignatureException", message)
         else:
             route.continue_()
 
