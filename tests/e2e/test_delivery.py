@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections import Counter
 from typing import Any
@@ -179,3 +180,29 @@ OUTBOX_SIZE = """async () => {
     db.close();
     return n;
 }"""
+
+
+def test_events_tracked_before_the_config_arrived_are_held_to_its_limit(
+    context: Any, page_origin: str, aws: LocalAws, moto: MotoServer
+) -> None:
+    held: list[Any] = []
+    context.route("**/config.json", lambda route: held.append(route))  # answered below, once events wait
+    page = open_page(context, page_origin)
+    ids = page.evaluate(
+        """() => {
+            window.errors = [];
+            putonly.addEventListener('error', (e) => errors.push(e.detail));
+            return [putonly.track('config_late', {pad: 'x'.repeat(2000)}), putonly.track('config_late', {n: 1})];
+        }"""
+    )
+    page.wait_for_timeout(300)
+    assert len(held) == 1
+    config = json.loads(held[0].fetch().text())
+    held[0].fulfill(json={**config, "maxEventBytes": 1000})
+    outcome = page.evaluate("() => putonly.flush().then(() => 'resolved', (e) => e.message)")
+    assert ids[0] in outcome and "the limit is 1000" in outcome
+    errors = page.evaluate("() => errors")
+    assert [e["ids"] for e in errors] == [[ids[0]]]
+    assert errors[0]["message"] == "putonly: data is 2010 bytes as JSON; the limit is 1000"
+    stored = {e["id"] for e in stored_events(aws, moto) if e["topic"] == "config_late"}
+    assert stored == {ids[1]}

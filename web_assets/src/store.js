@@ -50,6 +50,9 @@ export async function openOutbox(name = 'putonly') {
     /** @param {object[]} events */
     addEvents: (events) => tx(['events'], (store) => events.forEach((e) => store.put(e))),
 
+    /** @param {string[]} ids */
+    dropEvents: (ids) => tx(['events'], (store) => ids.forEach((id) => store.delete(id))),
+
     /** Replaces the loose events an envelope now holds by the envelope, atomically. @param {{ids: string[]}} envelope */
     seal: (envelope) =>
       tx(BOTH, (events, envelopes) => {

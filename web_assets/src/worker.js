@@ -70,6 +70,8 @@ const post = (message) => self.postMessage(message);
 const serial = (work) => /** @type {Promise<any>} */ ((chain = chain.then(work).catch(fault)));
 /** An unexpected failure (IndexedDB refused a write, say): the page hears of it. @param {any} err */
 const fault = (err) => report([], `putonly: ${err?.message || err}`);
+/** The loader's own words for data over the limit (it only knows the default before config.json). @param {number} bytes */
+const overLimit = (bytes) => `data is ${bytes} bytes as JSON; the limit is ${config.maxEventBytes}`;
 /** @param {{bytes: number}[]} records */
 const sumBytes = (records) => records.reduce((sum, r) => sum + r.bytes, 0);
 
@@ -119,9 +121,17 @@ async function start(base) {
     claimId: outbox.claimId,
     forgetId: outbox.forgetId,
   });
-  // Events stored before the config arrived join the packer now.
+  // Events stored before the config arrived join the packer now, if they are within its limit.
   await serial(async () => {
-    for (const event of await outbox.all('events', owner)) sealGroups(packer.add(event));
+    const events = await outbox.all('events', owner);
+    const tooBig = events.filter((e) => e.bytes > config.maxEventBytes);
+    if (tooBig.length) {
+      await outbox.dropEvents(tooBig.map((e) => e.id));
+      totals.count -= tooBig.length;
+      totals.bytes -= sumBytes(tooBig);
+      for (const e of tooBig) report([e.id], `putonly: ${overLimit(e.bytes)}`);
+    }
+    for (const event of events) if (event.bytes <= config.maxEventBytes) sealGroups(packer.add(event));
     if (flushes.length) sealGroups(packer.all());
   });
   const tick = () => {
@@ -166,7 +176,7 @@ function accept(events) {
     // The loader validated this already; a cheap second look guards against messages that bypassed it.
     const bad = !TOPIC_PATTERN.test(event.topic) || typeof event.subject !== 'string' || event.subject.length > SUBJECT_MAX
       ? 'malformed event'
-      : config && event.bytes > config.maxEventBytes && `data is ${event.bytes} bytes as JSON; the limit is ${config.maxEventBytes}`;
+      : config && event.bytes > config.maxEventBytes && overLimit(event.bytes);
     if (bad) report([event.id], `putonly: ${bad}`);
     else valid.push({ ...event, owner });
   }
