@@ -25,7 +25,7 @@ from tests.conftest import DIST_DIR, ROOT
 
 CDK_OUT = ROOT / "cdk.out"
 PAGE = """<!doctype html><meta charset="utf-8"><title>PutOnly test page</title>
-<script>window.putonly=window.putonly||{q:[],track:function(){this.q.push(["track",arguments,Date.now()])},consent:function(){this.q.push(["consent",arguments])}};</script>
+<script>window.putonly=window.putonly||{q:[],track:function(){this.q.push(["track",arguments,Date.now()])},consent:function(){this.q.push(["consent",arguments])},addEventListener:function(){this.q.push(["addEventListener",arguments])}};</script>
 <script async src="%s/v1/putonly.js"></script>
 """
 

@@ -61,10 +61,35 @@ def test_stub_queue_calls_made_before_the_script_loaded_are_kept(
     # Delay the tracker so calls land in the stub queue first.
     page.route("**/v1/putonly.js", lambda route: (page.wait_for_timeout(300), route.continue_()))
     page.goto(page_origin + "/")
-    page.evaluate("() => putonly.track('early_call', {n: 1}, {subject: 'stub'})")
+    page.evaluate(
+        """() => {
+            window.sent = [];
+            putonly.addEventListener('sent', (e) => sent.push(...e.detail.ids));
+            window.early = putonly.track('early_call', {n: 1}, {subject: 'stub'});
+        }"""
+    )
     page.wait_for_function(READY)
     page.evaluate("() => putonly.flush()")
     assert [e["data"] for e in stored_events(aws, moto) if e["topic"] == "early_call"] == [{"n": 1}]
+    (stored,) = [e["id"] for e in stored_events(aws, moto) if e["topic"] == "early_call"]
+    assert page.evaluate("() => sent") == [stored], "a listener added through the stub hears of the write"
+
+
+def test_a_worker_that_cannot_load_is_reported_and_flush_rejects(context: Any, page_origin: str) -> None:
+    page = context.new_page()
+    page.route("**/v1/worker.*.js", lambda route: route.abort())
+    page.goto(page_origin + "/")
+    page.evaluate(
+        """() => {
+            window.errors = [];
+            putonly.addEventListener('error', (e) => errors.push(e.detail.message));
+        }"""
+    )
+    page.wait_for_function(READY)
+    page.wait_for_function("() => errors.length > 0")
+    assert page.evaluate("() => errors")[0].startswith("putonly: cannot load the worker:")
+    outcome = page.evaluate("() => putonly.flush().then(() => 'resolved', (e) => e.message)")
+    assert outcome.startswith("putonly: cannot load the worker:")
 
 
 def test_invalid_calls_throw_precise_errors_and_valid_ones_around_them_are_stored(

@@ -12,7 +12,8 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
   // Set while a classic script (async or not) runs; the worker and config.json sit beside it.
   const base = new URL('.', /** @type {HTMLScriptElement} */ (document.currentScript).src).href;
   // new Worker() must be same-origin, so a Blob worker imports the bundle from the tracker's origin.
-  const source = `importScripts(${JSON.stringify(base + __PUTONLY_WORKER__)})`;
+  // If that fails (network, CSP), it says so once, and flush() rejects from then on.
+  const source = `try{importScripts(${JSON.stringify(base + __PUTONLY_WORKER__)})}catch(e){postMessage({t:"error",ids:[],dead:1,message:"putonly: cannot load the worker: "+e.message})}`;
   const worker = new Worker(URL.createObjectURL(new Blob([source], { type: 'text/javascript' })));
 
   const api = /** @type {EventTarget & Record<string, any>} */ (new EventTarget());
@@ -23,6 +24,8 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
   /** Events waiting for the next microtask, one line each: id, time, topic, subject, bytes, data as JSON, tab-separated. */
   let outgoing = '';
   let flushes = 0;
+  /** Why the worker could not load, if it could not. */
+  let dead = '';
   /** @type {Map<number, {resolve: (v: undefined) => void, reject: (e: Error) => void}>} */
   const waiting = new Map();
 
@@ -56,6 +59,7 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
 
   /** Resolves once every event tracked so far is stored; rejects with the reason otherwise. */
   api.flush = () => {
+    if (dead) return Promise.reject(new Error(dead));
     if (outgoing) send();
     const n = ++flushes;
     worker.postMessage({ t: 'flush', n });
@@ -92,6 +96,11 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
       if (waiter) data.error ? waiter.reject(new Error(data.error)) : waiter.resolve(undefined);
     } else {
       emit(data.t, data); // sent, drop, error
+      if (data.dead) {
+        dead = data.message;
+        for (const waiter of waiting.values()) waiter.reject(new Error(dead));
+        waiting.clear();
+      }
     }
   };
 

@@ -36,7 +36,7 @@ let chain = /** @type {Promise<unknown>} */ (Promise.resolve());
 /** @type {Stored[]} */
 const queue = [];
 const inFlight = new Set();
-/** Envelopes waiting out a backoff: id -> timer. */
+/** Envelopes waiting out a backoff, with their timers. @type {Map<Stored, any>} */
 const retrying = new Map();
 /** Ids of this page's events not yet stored or dropped, for flush(). */
 const pending = new Set();
@@ -122,8 +122,10 @@ async function start(base) {
     forgetId: outbox.forgetId,
   });
   // Events stored before the config arrived join the packer now, if they are within its limit.
+  const at = epoch;
   await serial(async () => {
     const events = await outbox.all('events', owner);
+    if (at !== epoch) return;
     const tooBig = events.filter((e) => e.bytes > config.maxEventBytes);
     if (tooBig.length) {
       await outbox.dropEvents(tooBig.map((e) => e.id));
@@ -131,6 +133,7 @@ async function start(base) {
       totals.bytes -= sumBytes(tooBig);
       for (const e of tooBig) report([e.id], `putonly: ${overLimit(e.bytes)}`);
     }
+    if (at !== epoch) return;
     for (const event of events) if (event.bytes <= config.maxEventBytes) sealGroups(packer.add(event));
     if (flushes.length) sealGroups(packer.all());
   });
@@ -252,6 +255,7 @@ async function deliver(envelope) {
     const creds = await credentials.get();
     const datetime = new Date(now()).toISOString().replace(/[:-]|\.\d{3}/g, '');
     const request = await signPutItem({ config, credentials: creds, item: toItem(envelope, creds.identityId), datetime });
+    if (at !== epoch) return; // consent withdrawn while credentials came: send nothing more
     reply = await call(fetch, request);
   } catch (err) {
     reply = /** @type {any} */ (err).reply || { networkError: true, message: /** @type {Error} */ (err).message };
@@ -279,13 +283,10 @@ async function deliver(envelope) {
     await reject(envelope, reply.message || 'ValidationException');
   } else {
     // Network errors, 5xx, throttling, and anything unexpected: the events stay in the outbox.
-    if (outcome === 'fatal') report([], `putonly: DynamoDB refused an envelope: ${lastError}; retrying later`);
+    if (outcome === 'fatal' && !envelope.attempt) report([], `putonly: DynamoDB refused an envelope: ${lastError}; retrying later`);
     const attempt = envelope.attempt || 0;
     envelope.attempt = attempt + 1;
-    retrying.set(
-      envelope.id,
-      setTimeout(() => retrying.delete(envelope.id) && enqueue(envelope), navigator.onLine ? backoff(attempt) : 0),
-    );
+    retrying.set(envelope, setTimeout(() => retrying.delete(envelope) && enqueue(envelope), navigator.onLine ? backoff(attempt) : 0));
   }
 }
 
@@ -311,7 +312,9 @@ async function drain() {
     const records = (await Promise.all([outbox.all('events'), outbox.all('envelopes')])).flat();
     const live = new Set((await navigator.locks.query()).held?.map((l) => l.name));
     for (const other of new Set(records.map((r) => r.owner))) {
-      if (other === owner || live.has(LOCK_PREFIX + other) || at !== epoch) continue;
+      // Within this worker's bounds: adopting more would only drop what is about to go out.
+      if (at !== epoch || totals.count > config.outboxMaxEvents || totals.bytes > config.outboxMaxBytes) return;
+      if (other === owner || live.has(LOCK_PREFIX + other)) continue;
       const adopted = await serial(() => outbox.adopt(other, owner));
       if (!adopted || at !== epoch) return;
       const [loose, sealed] = adopted;
@@ -337,9 +340,11 @@ async function dropOldest() {
   // Off the queue and their retry timers at once, before pump() can take one.
   const gone = new Set(dropped.map((e) => e.id));
   queue.splice(0, queue.length, ...queue.filter((e) => !gone.has(e.id)));
-  for (const id of gone) {
-    clearTimeout(retrying.get(id));
-    retrying.delete(id);
+  for (const [envelope, timer] of retrying) {
+    if (gone.has(envelope.id)) {
+      clearTimeout(timer);
+      retrying.delete(envelope);
+    }
   }
   await outbox.replaceEnvelopes([...gone]);
   const ids = dropped.flatMap((e) => e.ids);
@@ -384,6 +389,12 @@ function flush(n) {
   flushes.push(waiter);
   if (!waiter.ids.size) return settle([]);
   sealOpen();
+  // Envelopes waiting out a backoff go now: flush() means "try now".
+  for (const [envelope, timer] of retrying) {
+    clearTimeout(timer);
+    retrying.delete(envelope);
+    enqueue(envelope);
+  }
   pump();
   if (!navigator.onLine) {
     return endFlush(waiter, `putonly: offline; ${waiter.ids.size} events wait in the outbox until the browser is online`);
