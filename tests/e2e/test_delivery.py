@@ -231,3 +231,21 @@ def test_events_tracked_before_the_config_arrived_are_held_to_its_limit(
     assert errors[0]["message"] == "putonly: data is 2010 bytes as JSON; the limit is 1000"
     stored = {e["id"] for e in stored_events(aws, moto) if e["topic"] == "config_late"}
     assert stored == {ids[1]}
+
+
+def test_a_page_hidden_before_the_config_arrived_still_sends_at_once(context: Any, page_origin: str) -> None:
+    held: list[Any] = []
+    context.route("**/config.json", lambda route: held.append(route))  # answered once the page is hidden
+    page = open_page(context, page_origin)
+    page.evaluate(
+        """() => {
+            window.sent = [];
+            putonly.addEventListener('sent', (e) => sent.push(...e.detail.ids));
+            window.id = putonly.track('hidden_early', {n: 1});
+            setTimeout(() => window.dispatchEvent(new Event('pagehide')), 50);
+        }"""
+    )
+    page.wait_for_timeout(300)
+    held[0].continue_()
+    # Without the hide it would wait for maxDelaySeconds (30 s); flush() is never called.
+    page.wait_for_function("() => sent.includes(id)", timeout=10_000)

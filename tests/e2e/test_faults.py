@@ -140,6 +140,7 @@ def test_a_failure_no_flush_waited_for_rejects_the_next_flush(
 ) -> None:
     context.route("**/*", _reject_poison)
     page = open_page(context, page_origin)
+    page.evaluate("() => putonly.flush()")  # the worker is up: it has its config
     page.evaluate(
         """() => {
             window.rejected = new Promise((r) => {

@@ -80,9 +80,14 @@ const receive = (data) => (early ? early.push(data) : handle(data));
 self.onmessage = (/** @type {MessageEvent} */ { data }) => (data.t === 'init' ? start(data.base).catch(fault) : receive(data));
 tabs.onmessage = ({ data }) => receive({ t: 'consent', value: data, elsewhere: true });
 
+/** Set once start() has packed the events that arrived before the config. */
+let packed = false;
+/** A hide or flush() came before that: start() seals what it packs at once. */
+let sealSoon = false;
+
 /** Seals every open group once the writes queued before this call are done (hide, pagehide, flush). */
 function sealOpen() {
-  serial(async () => packer && sealGroups(packer.all()));
+  serial(async () => (packed ? sealGroups(packer.all()) : (sealSoon = true)));
 }
 
 /** @param {any} data */
@@ -124,18 +129,22 @@ async function start(base) {
   // Events stored before the config arrived join the packer now, if they are within its limit.
   const at = epoch;
   await serial(async () => {
-    const events = await outbox.all('events', owner);
-    if (at !== epoch) return;
-    const tooBig = events.filter((e) => e.bytes > config.maxEventBytes);
-    if (tooBig.length) {
-      await outbox.dropEvents(tooBig.map((e) => e.id));
-      totals.count -= tooBig.length;
-      totals.bytes -= sumBytes(tooBig);
-      for (const e of tooBig) report([e.id], `putonly: ${overLimit(e.bytes)}`);
+    try {
+      const events = await outbox.all('events', owner);
+      if (at !== epoch) return;
+      const tooBig = events.filter((e) => e.bytes > config.maxEventBytes);
+      if (tooBig.length) {
+        await outbox.dropEvents(tooBig.map((e) => e.id));
+        totals.count -= tooBig.length;
+        totals.bytes -= sumBytes(tooBig);
+        for (const e of tooBig) report([e.id], `putonly: ${overLimit(e.bytes)}`);
+      }
+      if (at !== epoch) return;
+      for (const event of events) if (event.bytes <= config.maxEventBytes) sealGroups(packer.add(event));
+      if (sealSoon) sealGroups(packer.all());
+    } finally {
+      packed = true;
     }
-    if (at !== epoch) return;
-    for (const event of events) if (event.bytes <= config.maxEventBytes) sealGroups(packer.add(event));
-    if (flushes.length) sealGroups(packer.all());
   });
   const tick = () => {
     drain().catch(fault);
