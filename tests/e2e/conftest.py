@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler
@@ -24,6 +26,8 @@ from cdk_app.local_stack import (
 from tests.conftest import DIST_DIR, ROOT
 
 CDK_OUT = ROOT / "cdk.out"
+
+
 PAGE = """<!doctype html><meta charset="utf-8"><title>PutOnly test page</title>
 <script>window.putonly=window.putonly||{q:[],track:function(){this.q.push(["track",arguments,Date.now()])},consent:function(){this.q.push(["consent",arguments])},addEventListener:function(){this.q.push(["addEventListener",arguments])}};</script>
 <script async src="%s/v1/putonly.js"></script>
@@ -53,13 +57,27 @@ def tracker_origin(aws: LocalAws) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def page_origin(tracker_origin: str) -> Iterator[str]:
+def page_origin(tracker_origin: str, moto: MotoServer) -> Iterator[str]:
     html = (PAGE % tracker_origin).encode()
+    stub = html.split(b"<script>")[1].split(b"</script>")[0]
+    stub_hash = base64.b64encode(hashlib.sha256(stub).digest()).decode()
+    # The README's policy: the tracker's origin for scripts and fetches, blob: workers, the AWS endpoints
+    # (here the emulator), and the inline stub by its hash. Nothing else.
+    strict = (
+        f"default-src 'none'; script-src 'sha256-{stub_hash}' {tracker_origin}; worker-src blob:;"
+        f" connect-src {tracker_origin} {moto.endpoint}"
+    )
+    policies = {
+        "/csp": strict,
+        "/csp-no-worker": strict.replace("worker-src blob:", "worker-src 'none'"),
+    }
 
     class Page(SimpleHTTPRequestHandler):
         def do_GET(self) -> None:
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
+            if self.path in policies:
+                self.send_header("Content-Security-Policy", policies[self.path])
             self.end_headers()
             self.wfile.write(html)
 

@@ -87,9 +87,10 @@ def test_a_worker_that_cannot_load_is_reported_and_flush_rejects(context: Any, p
     )
     page.wait_for_function(READY)
     page.wait_for_function("() => errors.length > 0")
-    assert page.evaluate("() => errors")[0].startswith("putonly: cannot load the worker:")
+    assert page.evaluate("() => errors")[0].startswith("putonly: cannot start the worker:")
     outcome = page.evaluate("() => putonly.flush().then(() => 'resolved', (e) => e.message)")
-    assert outcome.startswith("putonly: cannot load the worker:")
+    assert outcome.startswith("putonly: cannot start the worker:")
+    assert page.evaluate("() => putonly.track('never_kept', {})") is None
 
 
 def test_invalid_calls_throw_precise_errors_and_valid_ones_around_them_are_stored(

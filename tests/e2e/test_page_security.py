@@ -29,6 +29,22 @@ def test_strict_csp_page_tracks(context: Any, page_origin: str, aws: LocalAws, m
     )
     assert {e["id"] for e in stored_events(aws, moto) if e["topic"] == "csp_page"} == set(ids)
     assert violations == []
+    assert "default-src 'none'" in (page.goto(page_origin + "/csp").headers.get("content-security-policy") or "")
+
+
+def test_a_policy_without_blob_workers_is_reported_not_thrown(context: Any, page_origin: str) -> None:
+    page = context.new_page()
+    page_errors: list[str] = []
+    warnings: list[str] = []
+    page.on("pageerror", lambda e: page_errors.append(str(e)))
+    page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
+    page.goto(page_origin + "/csp-no-worker")
+    page.wait_for_function(READY)
+    outcome = page.evaluate("() => putonly.flush().then(() => 'resolved', (e) => e.message)")
+    assert outcome.startswith("putonly: cannot start the worker:")
+    assert warnings == [outcome], "the page's console says it once"
+    assert page.evaluate("() => putonly.track('blocked', {})") is None
+    assert page_errors == [], "the loader threw on the page"
 
 
 def test_each_visitor_writes_only_its_own_partition(

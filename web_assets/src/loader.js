@@ -12,9 +12,18 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
   // Set while a classic script (async or not) runs; the worker and config.json sit beside it.
   const base = new URL('.', /** @type {HTMLScriptElement} */ (document.currentScript).src).href;
   // new Worker() must be same-origin, so a Blob worker imports the bundle from the tracker's origin.
-  // If that fails (network, CSP), it says so once, and flush() rejects from then on.
-  const source = `try{importScripts(${JSON.stringify(base + __PUTONLY_WORKER__)})}catch(e){postMessage({t:"error",ids:[],dead:1,message:"putonly: cannot load the worker: "+e.message})}`;
-  const worker = new Worker(URL.createObjectURL(new Blob([source], { type: 'text/javascript' })));
+  // If that fails (network, CSP), it says so, and die() makes the API refuse from then on.
+  const source = `try{importScripts(${JSON.stringify(base + __PUTONLY_WORKER__)})}catch(e){postMessage({t:"dead",message:e.message})}`;
+  const cannotStart = (/** @type {string} */ reason) => `putonly: cannot start the worker: ${reason}`;
+  /** @type {Worker | undefined} */
+  let worker;
+  /** Why the worker could not start, if it could not: then track() returns null and flush() rejects. */
+  let dead = '';
+  try {
+    worker = new Worker(URL.createObjectURL(new Blob([source], { type: 'text/javascript' })));
+  } catch (err) {
+    dead = cannotStart(/** @type {Error} */ (err).message); // e.g. a CSP that refuses blob: workers (Chromium)
+  }
 
   const api = /** @type {EventTarget & Record<string, any>} */ (new EventTarget());
   let maxEventBytes = DEFAULT_MAX_EVENT_BYTES;
@@ -24,15 +33,15 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
   /** Events waiting for the next microtask, one line each: id, time, topic, subject, bytes, data as JSON, tab-separated. */
   let outgoing = '';
   let flushes = 0;
-  /** Why the worker could not load, if it could not. */
-  let dead = '';
   /** @type {Map<number, {resolve: (v: undefined) => void, reject: (e: Error) => void}>} */
   const waiting = new Map();
 
   // One string per batch: cloning it to the worker costs far less than cloning an object per event.
   // Unambiguous: JSON escapes tabs and newlines, and topics and subjects cannot contain them.
+  /** @param {object} message */
+  const post = (message) => dead || /** @type {Worker} */ (worker).postMessage(message);
   const send = () => {
-    worker.postMessage({ t: 'track', lines: outgoing });
+    post({ t: 'track', lines: outgoing });
     outgoing = '';
   };
 
@@ -50,7 +59,7 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
     for (const key in options) if (key !== 'subject') fail(TypeError, `unknown option "${key}"; the only one is subject`);
     const subject = checkSubject(options && options.subject);
     const { json, bytes } = serializeData(data, maxEventBytes);
-    if (!consented) return null;
+    if (!consented || dead) return null;
     const id = newId();
     if (!outgoing) queueMicrotask(send);
     outgoing += `${id}\t${ts}\t${topic}\t${subject}\t${bytes}\t${json}\n`;
@@ -62,7 +71,7 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
     if (dead) return Promise.reject(new Error(dead));
     if (outgoing) send();
     const n = ++flushes;
-    worker.postMessage({ t: 'flush', n });
+    post({ t: 'flush', n });
     return new Promise((resolve, reject) => waiting.set(n, { resolve, reject }));
   };
 
@@ -72,7 +81,7 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
     consented = value;
     asking++;
     if (!value) outgoing = '';
-    worker.postMessage({ t: 'consent', value });
+    post({ t: 'consent', value });
   };
   api.version = 1;
 
@@ -82,8 +91,23 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
     if (detail.message) console.warn(detail.message);
   };
 
-  worker.onmessage = ({ data }) => {
-    if (data.t === 'ready') {
+  /** The worker failed after it was created: say so once, then refuse. @param {string} reason */
+  const die = (reason) => {
+    if (dead) return;
+    dead = cannotStart(reason);
+    emit('error', { ids: [], message: dead });
+    for (const waiter of waiting.values()) waiter.reject(new Error(dead));
+    waiting.clear();
+  };
+
+  let heard = false;
+  // Before the worker has said anything, an error means it never ran (e.g. a CSP refusing blob: workers).
+  if (worker) worker.onerror = (e) => void (heard || die(e.message || 'blocked'));
+  if (worker) worker.onmessage = ({ data }) => {
+    heard = true;
+    if (data.t === 'dead') {
+      die(data.message);
+    } else if (data.t === 'ready') {
       if (!asking) consented = data.consent;
       maxEventBytes = data.maxEventBytes || maxEventBytes;
     } else if (data.t === 'consent') {
@@ -96,21 +120,16 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
       if (waiter) data.error ? waiter.reject(new Error(data.error)) : waiter.resolve(undefined);
     } else {
       emit(data.t, data); // sent, drop, error
-      if (data.dead) {
-        dead = data.message;
-        for (const waiter of waiting.values()) waiter.reject(new Error(dead));
-        waiting.clear();
-      }
     }
   };
 
   const hide = () => {
     if (outgoing) send();
-    worker.postMessage({ t: 'hide' });
+    post({ t: 'hide' });
   };
   document.addEventListener('visibilitychange', () => document.visibilityState === 'hidden' && hide());
   window.addEventListener('pagehide', hide);
-  worker.postMessage({ t: 'init', base });
+  post({ t: 'init', base });
 
   w.putonly = api;
   // Calls made through the snippet's stub before this script loaded, in order, with their own times.
@@ -121,4 +140,6 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
       emit('error', { ids: [], message: /** @type {Error} */ (err).message });
     }
   }
+  // After the replay, so listeners added through the stub hear it too.
+  if (!worker) emit('error', { ids: [], message: dead });
 })();

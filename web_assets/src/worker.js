@@ -14,7 +14,7 @@ const LOCK_PREFIX = 'putonly-owner:';
 const CONSENT_OFF = 'putonly: tracking is off (consent withdrawn)';
 
 /**
- * @typedef {import('./envelope.js').Envelope & {owner: string, attempt?: number, refreshes?: number}} Stored
+ * @typedef {import('./envelope.js').Envelope & {owner: string, attempt?: number, refreshes?: number, warned?: boolean}} Stored
  * @typedef {{lost: number, why: string}} Losses how many events were lost, and the first one's story
  * @typedef {Losses & {n: number, ids: Set<string>, timer: any}} Waiter a flush() call waiting for its events
  */
@@ -292,7 +292,7 @@ async function deliver(envelope) {
     await reject(envelope, reply.message || 'ValidationException');
   } else {
     // Network errors, 5xx, throttling, and anything unexpected: the events stay in the outbox.
-    if (outcome === 'fatal' && !envelope.attempt) report([], `putonly: DynamoDB refused an envelope: ${lastError}; retrying later`);
+    if (outcome === 'fatal' && !envelope.warned && (envelope.warned = true)) report([], `putonly: DynamoDB refused an envelope: ${lastError}; retrying later`);
     const attempt = envelope.attempt || 0;
     envelope.attempt = attempt + 1;
     retrying.set(envelope, setTimeout(() => retrying.delete(envelope) && enqueue(envelope), navigator.onLine ? backoff(attempt) : 0));
@@ -398,12 +398,6 @@ function flush(n) {
   flushes.push(waiter);
   if (!waiter.ids.size) return settle([]);
   sealOpen();
-  // Envelopes waiting out a backoff go now: flush() means "try now".
-  for (const [envelope, timer] of retrying) {
-    clearTimeout(timer);
-    retrying.delete(envelope);
-    enqueue(envelope);
-  }
   pump();
   if (!navigator.onLine) {
     return endFlush(waiter, `putonly: offline; ${waiter.ids.size} events wait in the outbox until the browser is online`);
