@@ -23,12 +23,12 @@ for (let i = 0; i < EVENTS; i++) {
   dataBytes += json.length;
   const id = `ev${String(i).padStart(14, '0')}`; // same length as the tracker's ids
   for (const group of [...packer.add({ id, ts: now, topic: 'song_player', subject: 'song-123', json, bytes: json.length }), ...packer.due()]) {
-    envelopes.push(seal(group, limits));
+    envelopes.push(seal(group.events, limits, group.id));
   }
   // The seed's item: hash key the song, range key the time, the data as a JSON string.
   seedItems.push({ song_id: { S: 'wwwmusicxraycom:song_player:123' }, date: { N: String(now) }, data: { S: json } });
 }
-for (const group of packer.all()) envelopes.push(seal(group, limits));
+for (const group of packer.all()) envelopes.push(seal(group.events, limits, group.id));
 
 const identity = 'us-east-1:00000000-0000-0000-0000-000000000000';
 const tableUnits = envelopes.reduce((n, e) => n + writeUnits(itemSize(toItem(e, identity))), 0);

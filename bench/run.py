@@ -4,6 +4,8 @@
 - main-thread cost of one track() in Chromium (PutOnly, the 2015 post's postMessage, SDK v3 on the main thread);
 - requests and write units per 1,000 events of the 2015 shape (virtual clock);
 - throughput and latency from one tab against the local stack;
+- the end of a visit: the share of events stored when visits end by closing the tab or navigating away and the
+  visitor never returns, PutOnly now vs the tracker as it was before keepalive copies (built from git);
 - `cdk synth` and test-suite times.
 """
 
@@ -25,6 +27,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from cdk_app.local_gate import DynamoGate  # noqa: E402
 from cdk_app.local_stack import (  # noqa: E402
     MotoServer,
     launch_chromium,
@@ -37,6 +40,8 @@ from cdk_app.local_stack import (  # noqa: E402
 
 BENCH = ROOT / "bench"
 CDK_OUT = ROOT / "cdk.out"
+# The tracker before the end of a visit was handled (events waited in the outbox for a return visit).
+VISIT_END_BASELINE = "935493d"
 PRICE_PER_MILLION_WRU = 0.625  # USD, DynamoDB on-demand write request units, us-east-1 (since Nov 2024)
 DATA = "{id: 123, position: 7, duration: 215, volume: 80, src: 'player', user_id: '46', ip: '127.0.0.1', session_id: '12929219212', date: Date.now()}"
 
@@ -97,6 +102,120 @@ THROUGHPUT = """async ([seconds, perTick]) => {
     const total = (performance.now() - t0) / 1000;
     return {ids, latency, total};
 }"""
+
+
+VISIT_PAGE = """<!doctype html><meta charset="utf-8"><title>visit end bench</title>
+<script>window.putonly=window.putonly||{q:[],track:function(){this.q.push(["track",arguments,Date.now()])},consent:function(){this.q.push(["consent",arguments])},addEventListener:function(){this.q.push(["addEventListener",arguments])}};</script>
+<script async src="%(tracker)s/v1/putonly.js"></script>
+<script>
+  // A common site pattern: one last event from the site's own pagehide handler.
+  addEventListener('pagehide', () => putonly.track('bench_leave', {left: true}, {subject: window.run || 'none'}));
+</script>
+"""
+
+VISIT = """async ([run, n, gap]) => {
+    window.run = run;
+    const ids = [];
+    for (let i = 0; i < n; i++) {
+        if (i) await new Promise((r) => setTimeout(r, gap));
+        ids.push(putonly.track('bench_visit', {position: i, duration: 215, volume: 80}, {subject: run}));
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    return ids;
+}"""
+
+
+def build_baseline_tracker() -> Path:
+    """The tracker at VISIT_END_BASELINE, built with today's build tools into bench/dist/baseline/dist."""
+    folder = BENCH / "dist" / "baseline"
+    (folder / "src").mkdir(parents=True, exist_ok=True)
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=True).stdout  # noqa: S603,S607
+
+    for name in [*git("ls-tree", "--name-only", VISIT_END_BASELINE, "web_assets/src/").split(), "web_assets/build.mjs"]:
+        (folder / name.removeprefix("web_assets/")).write_text(git("show", f"{VISIT_END_BASELINE}:{name}"))
+    (folder / "package.json").write_text('{"type": "module"}\n')
+    modules = folder / "node_modules"
+    if not modules.exists():
+        modules.symlink_to(ROOT / "web_assets" / "node_modules")
+    subprocess.run(["node", "build.mjs"], cwd=folder, check=True, capture_output=True)  # noqa: S607
+    return folder / "dist"
+
+
+def visit_end_benchmark(visits: int, events: int, gap_ms: int) -> dict[str, Any]:
+    """Visits ended by close or navigation with no return; the share of their events in the table."""
+    from playwright.sync_api import sync_playwright
+
+    builds = {"putonly": ROOT / "web_assets" / "dist", "before": build_baseline_tracker()}
+    moto = MotoServer().start()
+    results: dict[str, Any] = {}
+    try:
+        aws = provision(moto, CDK_OUT)
+        # A network in which a request takes 100 ms to reach DynamoDB: one whose sender dies meanwhile is lost.
+        gate = DynamoGate(moto.endpoint)
+        gate.latency = 0.1
+        config = local_config(aws, limits_from_cdk_out(CDK_OUT))
+        config["endpoints"]["dynamodb"] = gate.endpoint
+        ddb = moto.client("dynamodb")
+        with sync_playwright() as p:
+            browser = launch_chromium(p)
+            for name, dist in builds.items():
+                tracker = serve_tracker(dist, CDK_OUT, config)
+                html = (VISIT_PAGE % {"tracker": f"http://127.0.0.1:{tracker.server_address[1]}"}).encode()
+
+                class Page(SimpleHTTPRequestHandler):
+                    def do_GET(self) -> None:
+                        self.send_response(200)
+                        self.send_header("Content-Type", "text/html; charset=utf-8")
+                        self.end_headers()
+                        self.wfile.write(b"elsewhere" if self.path == "/away" else html)  # noqa: B023
+
+                pages = serve(ROOT, Page)
+                site = f"http://localhost:{pages.server_address[1]}"
+                for ending in ("close", "navigate"):
+                    print(f"visit end: {name}, {visits} visits ended by {ending} ...", flush=True)
+                    run = f"{name}-{ending}"
+                    contexts, tracked = [], []
+                    for _ in range(visits):
+                        context = browser.new_context()  # a new visitor, who never comes back
+                        contexts.append(context)
+                        page = context.new_page()
+                        page.goto(site + "/")
+                        page.wait_for_function("() => window.putonly && window.putonly.version === 1")
+                        tracked += page.evaluate(VISIT, [run, events, gap_ms])
+                        if ending == "close":
+                            page.close()
+                        else:
+                            page.goto(site.replace("localhost", "127.0.0.1") + "/away")
+                    time.sleep(3)
+                    stored: Counter[str] = Counter()
+                    leaves = 0
+                    for scan_page in ddb.get_paginator("scan").paginate(TableName=aws.table_name):
+                        for item in scan_page["Items"]:
+                            if item.get("subject", {}).get("S") != run:
+                                continue
+                            if item["topic"]["S"] == "bench_leave":
+                                leaves += int(item["count"]["N"])
+                            else:
+                                stored.update(event[0] for event in json.loads(item["events"]["S"]))
+                    results.setdefault(name, {})[ending] = {
+                        "tracked": len(tracked),
+                        "stored": len(set(tracked) & set(stored)),
+                        "duplicated": sum(1 for i in tracked if stored[i] > 1),
+                        "share": round(len(set(tracked) & set(stored)) / len(tracked), 3),
+                        "leave_tracked": visits,
+                        "leave_stored": leaves,
+                    }
+                    for context in contexts:
+                        context.close()
+                pages.shutdown()
+                tracker.shutdown()
+            browser.close()
+        gate.server.shutdown()
+    finally:
+        moto.stop()
+    return results
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -254,6 +373,26 @@ def write_report(results: dict[str, Any]) -> None:
         "|---:|---:|---:|---:|---:|",
         f"| {t['events_per_s']} | {t['p50_ms']} | {t['p95_ms']} | {t['lost']} | {t['duplicated']} |",
         "",
+        "## The end of a visit",
+        "",
+        f"{results['visit_end_visits']} first visits per row, each a new visitor who tracks "
+        f"{results['visit_end_events']} play events {results['visit_end_gap_ms']} ms apart and, 100 ms after the last, "
+        "closes the tab or navigates to another site, and never comes back. DynamoDB is behind a loopback proxy in "
+        "which a request takes 100 ms to arrive (one whose sender is killed meanwhile never does). `before` is the "
+        f"tracker at commit {VISIT_END_BASELINE} (events waited in the outbox for a return visit), built from git in "
+        "the same run. `in pagehide`: one more event the site tracks from its own `pagehide` handler.",
+        "",
+        "| tracker | visit ends by | events stored | share | duplicated | in pagehide stored |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for name in ("before", "putonly"):
+        for ending, r in results["visit_end"][name].items():
+            lines.append(
+                f"| {name} | {ending} | {r['stored']} of {r['tracked']} | {r['share']:.0%} | {r['duplicated']} | "
+                f"{r['leave_stored']} of {r['leave_tracked']} |"
+            )
+    lines += [
+        "",
         "## Build and test times",
         "",
         f"- `cdk synth -q` (real CDK CLI): median {results['synth_s']['median']} s of {results['synth_s']['runs']}",
@@ -272,9 +411,10 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=60, help="throughput run length (default 60)")
     parser.add_argument("--per-tick", type=int, default=20, help="events tracked every 10 ms (default 20)")
     parser.add_argument("--skip-tests", action="store_true", help="do not time the test suite")
+    parser.add_argument("--visits", type=int, default=5, help="visits per row of the visit-end figure (default 5)")
     args = parser.parse_args()
-    if args.rounds < 3 or args.seconds <= 0 or args.per_tick < 1:
-        parser.error("--rounds must be at least 3, --seconds positive and --per-tick at least 1")
+    if args.rounds < 3 or args.seconds <= 0 or args.per_tick < 1 or args.visits < 1:
+        parser.error("--rounds must be at least 3, --seconds positive, --per-tick and --visits at least 1")
     if not (CDK_OUT / "manifest.json").is_file():
         parser.error("cdk.out/ is missing: run `make synth` first")
 
@@ -283,6 +423,7 @@ def main() -> int:
     print("per 1,000 events of the 2015 shape (virtual clock) ...", flush=True)
     per1000 = node(BENCH / "per1000.mjs")
     browser = browser_benchmarks(args.rounds, args.seconds, args.per_tick)
+    visit_end = visit_end_benchmark(args.visits, events=8, gap_ms=250)
     print("cdk synth x3 ...", flush=True)
     synth = timed(["node_modules/.bin/cdk", "synth", "-q"], 3)
     tests = None
@@ -303,6 +444,10 @@ def main() -> int:
         "track_us_median": {k: round(v["median"], 3) for k, v in track.items()},
         "per_1000_seed_events": per1000,
         "throughput": t,
+        "visit_end": visit_end,
+        "visit_end_visits": args.visits,
+        "visit_end_events": 8,
+        "visit_end_gap_ms": 250,
         "synth_s": {"median": statistics.median(synth), "runs": synth},
         "tests_s": tests,
     }
@@ -317,6 +462,9 @@ def main() -> int:
         "requests per 1,000 events": (f"1/{seed['requests'] / pp['requests']:.1f}", "<= 1/20", pp["requests"] * 20 <= seed["requests"]),
         "throughput run lost / duplicated": (f"{t['lost']} / {t['duplicated']}", "0 / 0", t["lost"] == 0 and t["duplicated"] == 0),
         "track() median": (f"{track['putonly']['median']:.2f} µs", "<= 5 µs", track["putonly"]["median"] <= 5),
+        "visit end, no return: events stored (close / navigate)": (
+            " / ".join(f"{r['share']:.0%}" for r in visit_end["putonly"].values()), "100%",
+            all(r["share"] == 1 and r["duplicated"] == 0 for r in visit_end["putonly"].values())),
     }  # fmt: skip
     write_report(results)
     print((ROOT / "BENCHMARKS.md").read_text())

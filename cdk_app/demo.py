@@ -31,6 +31,9 @@ from cdk_app.local_stack import (
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = Path(__file__).with_name("demo_page.html")
+# Deployed, an envelope waits up to 30 s for more events (fewer, fuller writes); a person watching the demo
+# should see plays land within a few seconds, so its local config.json says 2 s unless told otherwise.
+DEMO_MAX_DELAY_SECONDS = 2
 
 
 def scan(moto: MotoServer, aws: LocalAws) -> list[dict[str, Any]]:
@@ -52,8 +55,8 @@ def scan(moto: MotoServer, aws: LocalAws) -> list[dict[str, Any]]:
     return sorted(envelopes, key=lambda e: e["sk"], reverse=True)
 
 
-def demo_server(moto: MotoServer, aws: LocalAws, tracker_origin: str) -> Any:
-    html = PAGE.read_text().replace("__TRACKER__", tracker_origin).encode()
+def demo_server(moto: MotoServer, aws: LocalAws, tracker_origin: str, max_delay: int) -> Any:
+    html = PAGE.read_text().replace("__TRACKER__", tracker_origin).replace("__MAX_DELAY__", str(max_delay)).encode()
 
     class Demo(SimpleHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -127,9 +130,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=0, help="stop after N seconds (default: run until Ctrl-C)")
     parser.add_argument("--check", action="store_true", help="drive the page in headless Chromium and verify delivery")
     parser.add_argument("--cdk-out", type=Path, default=ROOT / "cdk.out", help="synthesized templates (make synth)")
+    parser.add_argument(
+        "--max-delay",
+        type=int,
+        default=DEMO_MAX_DELAY_SECONDS,
+        metavar="S",
+        help=f"maxDelaySeconds in the demo's config.json (default {DEMO_MAX_DELAY_SECONDS}; deployed: the setting)",
+    )
     args = parser.parse_args(argv)
     if args.duration < 0:
         parser.error(f"--duration must be 0 or more seconds, got {args.duration:g}")
+    if not 1 <= args.max_delay <= 3600:
+        parser.error(f"--max-delay must be 1 to 3600 seconds (as the maxDelaySeconds setting), got {args.max_delay}")
     if args.check and not args.duration:
         parser.error("--check needs --duration N (how many seconds to drive the page)")
     if not (args.cdk_out / "manifest.json").is_file():
@@ -143,15 +155,17 @@ def main(argv: list[str] | None = None) -> int:
     servers = []
     try:
         aws = provision(moto, args.cdk_out)
-        tracker = serve_tracker(dist, args.cdk_out, local_config(aws, limits_from_cdk_out(args.cdk_out)))
+        limits = {**limits_from_cdk_out(args.cdk_out), "maxDelaySeconds": args.max_delay}
+        tracker = serve_tracker(dist, args.cdk_out, local_config(aws, limits))
         servers.append(tracker)
         tracker_origin = f"http://127.0.0.1:{tracker.server_address[1]}"
-        page = demo_server(moto, aws, tracker_origin)
+        page = demo_server(moto, aws, tracker_origin, args.max_delay)
         servers.append(page)
         page_url = f"http://localhost:{page.server_address[1]}/"
         print(f"local AWS (moto server)  {moto.endpoint}   table {aws.table_name}, pool {aws.identity_pool_id}")
         print(f"tracker                  {tracker_origin}/v1/putonly.js")
         print(f"demo page                {page_url}   <- open this")
+        print(f"envelopes are sent at most {args.max_delay} s after their first event (maxDelaySeconds, demo only)")
         if args.check:
             return check(page_url, args.duration, moto, aws)
         print("Ctrl-C to stop.", flush=True)

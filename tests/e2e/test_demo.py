@@ -64,8 +64,12 @@ def test_page_shows_stored_events_and_ctrl_c_stops_everything(browser: Any) -> N
     try:
         page.goto(url)
         page.wait_for_function("() => window.putonly && window.putonly.version === 1")
+        assert page.text_content("#max-delay") == "2 s"
         page.click("#play")
-        page.wait_for_timeout(3_000)
+        # Play alone, no flush: stored plays show within a few seconds (the demo's maxDelaySeconds is 2).
+        started = time.monotonic()
+        page.wait_for_function("() => +document.getElementById('stored').textContent >= 2", timeout=8_000)
+        print(f"\nfirst stored plays shown {time.monotonic() - started:.1f} s after Play")
         page.click("#bad")
         page.click("#flush")
         page.wait_for_function("() => document.querySelectorAll('#envelopes tr').length > 0", timeout=15_000)
@@ -96,6 +100,7 @@ def test_page_shows_stored_events_and_ctrl_c_stops_everything(browser: Any) -> N
         (["--check"], "--check needs --duration N"),
         (["--duration", "soon"], "argument --duration: invalid float value: 'soon'"),
         (["--cdk-out", "/nonexistent"], "/nonexistent has no synthesized app: run `make synth` first"),
+        (["--max-delay", "0"], "--max-delay must be 1 to 3600 seconds (as the maxDelaySeconds setting), got 0"),
     ],
 )
 def test_bad_flags_are_named(args: list[str], message: str) -> None:

@@ -63,8 +63,19 @@ def test_signed_request_is_a_plain_put_item(captured: dict[str, Any]) -> None:
     assert captured["headers"]["x-amz-target"] == "DynamoDB_20120810.PutItem"
     assert captured["headers"]["x-amz-security-token"] == captured["credentials"]["sessionToken"]
     body = json.loads(captured["body"])
-    assert set(body) == {"TableName", "Item"}  # no ReturnValues, no condition, no update expression
+    # No ReturnValues (nor ReturnValuesOnConditionCheckFailure), no update expression.
+    assert set(body) == {
+        "TableName",
+        "Item",
+        "ConditionExpression",
+        "ExpressionAttributeNames",
+        "ExpressionAttributeValues",
+    }
     assert body["Item"]["pk"] == {"S": captured["credentials"]["identityId"]}
+    # A smaller copy of the same envelope never replaces a larger one; the condition names only `count`.
+    assert body["ConditionExpression"] == "attribute_not_exists(#c) OR #c <= :c"
+    assert body["ExpressionAttributeNames"] == {"#c": "count"}
+    assert body["ExpressionAttributeValues"] == {":c": body["Item"]["count"]}
 
 
 def test_a_changed_body_changes_the_signature(captured: dict[str, Any]) -> None:

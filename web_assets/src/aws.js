@@ -92,16 +92,30 @@ function ok(what, reply) {
 }
 
 /**
- * A SigV4-signed DynamoDB PutItem request. ReturnValues is never sent (the guest policy allows only NONE).
- * @param {{config: Config, credentials: Credentials, item: object, datetime?: string}} options
- * @returns {Promise<Request>}
+ * @typedef {{url: string, headers: Record<string, string>, body: string}} SignedPut a signed PutItem as plain data:
+ *   the worker sends it, and hands it to the loader to send with keepalive when the visit ends.
+ */
+
+/**
+ * A SigV4-signed DynamoDB PutItem of an envelope item. ReturnValues is never sent (the guest policy allows
+ * only NONE). The put is conditional: copies of one envelope (same key) may be written more than once as it
+ * grows (a keepalive copy at the end of a visit, then the full envelope), and copies of one envelope only
+ * ever gain events, so a copy with fewer events than the stored one must never replace it.
+ * @param {{config: Config, credentials: Credentials, item: Record<string, any>, datetime?: string}} options
+ * @returns {Promise<SignedPut>}
  */
 export async function signPutItem({ config, credentials, item, datetime }) {
   const signer = new AwsV4Signer({
     method: 'POST',
     url: dynamodbEndpoint(config),
     headers: { 'Content-Type': 'application/x-amz-json-1.0', 'X-Amz-Target': 'DynamoDB_20120810.PutItem' },
-    body: JSON.stringify({ TableName: config.tableName, Item: item }),
+    body: JSON.stringify({
+      TableName: config.tableName,
+      Item: item,
+      ConditionExpression: 'attribute_not_exists(#c) OR #c <= :c',
+      ExpressionAttributeNames: { '#c': 'count' },
+      ExpressionAttributeValues: { ':c': item.count },
+    }),
     accessKeyId: credentials.accessKeyId,
     secretAccessKey: credentials.secretAccessKey,
     sessionToken: credentials.sessionToken,
@@ -110,5 +124,5 @@ export async function signPutItem({ config, credentials, item, datetime }) {
     datetime,
   });
   const signed = await signer.sign();
-  return new Request(signed.url.toString(), { method: signed.method, headers: signed.headers, body: signed.body });
+  return { url: signed.url.toString(), headers: Object.fromEntries(signed.headers), body: /** @type {string} */ (signed.body) };
 }

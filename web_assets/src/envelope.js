@@ -12,6 +12,7 @@ const SAMPLE_IDENTITY = 'us-east-1:00000000-0000-0000-0000-000000000000';
  * @typedef {{id: string, ts: number, topic: string, subject: string, json: string, bytes: number}} Event
  * @typedef {{id: string, topic: string, subject: string, ids: string[], count: number, first: number, last: number, events: string, sk: string, expiresAt: number, bytes: number}} Envelope
  * @typedef {{envelopeMaxBytes: number, envelopeMaxEvents: number, maxDelaySeconds: number, retentionDays: number}} Limits
+ * @typedef {{id: string, events: Event[]}} Group events that will share one envelope, and that envelope's id
  */
 
 /**
@@ -105,7 +106,9 @@ export function toItem(envelope, identityId) {
 }
 
 /**
- * Splits an envelope DynamoDB refused in two halves with new ids, to isolate a bad event.
+ * Splits an envelope DynamoDB refused in two halves, to isolate a bad event. The first half keeps the
+ * envelope's id and key (a signed copy of an earlier, smaller version may have been stored under it by a
+ * keepalive request; the half that keeps the key overwrites it), the second gets a new id.
  * @param {Envelope} envelope
  * @param {Limits} limits
  * @returns {Envelope[]}
@@ -118,28 +121,31 @@ export function split(envelope, limits) {
     return { id, ts: envelope.first + dt, topic: envelope.topic, subject: envelope.subject, json, bytes: utf8Length(json) };
   });
   const half = Math.ceil(events.length / 2);
-  return [seal(events.slice(0, half), limits), seal(events.slice(half), limits)];
+  return [seal(events.slice(0, half), limits, envelope.id), seal(events.slice(half), limits)];
 }
 
 /**
  * Groups open events by topic+subject and decides when a group becomes an envelope: when it is full
  * (bytes or count), when it has filled whole write units so that one more event would mostly pay for
- * an empty unit, or when its oldest event has waited ``maxDelaySeconds``.
+ * an empty unit, or when its oldest event has waited ``maxDelaySeconds``. A group gets its envelope id
+ * when it opens: signed copies of it may be sent (keepalive at the end of a visit) before it is sealed,
+ * so the envelope's key must not change as it grows. For the same reason an event older than the group's
+ * first starts a new group (the key holds the first event's time).
  * @param {Limits} limits
  * @param {() => number} now
  */
 export function createPacker(limits, now = Date.now) {
   const { envelopeMaxBytes, envelopeMaxEvents, maxDelaySeconds } = limits;
   const minSealBytes = Math.min(4 * WRITE_UNIT, envelopeMaxBytes);
-  /** @type {Map<string, {events: Event[], bytes: number, first: number, opened: number}>} */
+  /** @type {Map<string, Group & {bytes: number, first: number, opened: number}>} */
   const groups = new Map();
 
-  /** Removes and returns the events of the groups that pass ``test``. @param {(group: {opened: number}) => unknown} test */
+  /** Removes and returns the groups that pass ``test``. @param {(group: {opened: number}) => unknown} test @returns {Group[]} */
   const take = (test) => {
     const out = [];
     for (const [key, group] of groups) {
       if (test(group)) {
-        out.push(group.events);
+        out.push({ id: group.id, events: group.events });
         groups.delete(key);
       }
     }
@@ -148,17 +154,17 @@ export function createPacker(limits, now = Date.now) {
 
   return {
     /**
-     * Adds an event; returns the groups of events that are now ready to seal.
+     * Adds an event; returns the groups that are now ready to seal.
      * @param {Event} event
-     * @returns {Event[][]}
+     * @returns {Group[]}
      */
     add(event) {
       const key = `${event.topic}#${event.subject}`;
       const ready = [];
       let group = groups.get(key);
       let entry = group ? entryBytes(event, group.first) : 0;
-      if (group && group.bytes + entry > envelopeMaxBytes) {
-        ready.push(group.events);
+      if (group && (group.bytes + entry > envelopeMaxBytes || event.ts < group.first)) {
+        ready.push({ id: group.id, events: group.events });
         group = undefined;
       }
       if (group) {
@@ -166,24 +172,28 @@ export function createPacker(limits, now = Date.now) {
         group.bytes += entry;
       } else {
         // Exact size of a one-event envelope; later events add their entry's bytes.
-        group = { events: [event], bytes: seal([event], limits, 'x'.repeat(16)).bytes, first: event.ts, opened: now() };
+        const id = newId();
+        group = { id, events: [event], bytes: seal([event], limits, id).bytes, first: event.ts, opened: now() };
         groups.set(key, group);
         entry = entryBytes(event, event.ts);
       }
       // Full, or whole write units used well: one more event like this one would mostly pay for an empty unit.
       const slack = (WRITE_UNIT - (group.bytes % WRITE_UNIT)) % WRITE_UNIT;
       if (group.events.length >= envelopeMaxEvents || group.bytes + entry > envelopeMaxBytes || (group.bytes >= minSealBytes && slack < entry)) {
-        ready.push(group.events);
+        ready.push({ id: group.id, events: group.events });
         groups.delete(key);
       }
       return ready;
     },
 
-    /** Groups whose oldest event has waited long enough. @returns {Event[][]} */
+    /** Groups whose oldest event has waited long enough. @returns {Group[]} */
     due: () => take((group) => group.opened <= now() - maxDelaySeconds * 1000),
 
-    /** Every open group (on hide, pagehide and flush). @returns {Event[][]} */
+    /** Every open group (on hide, pagehide and flush). @returns {Group[]} */
     all: () => take(() => true),
+
+    /** The open groups, left open (their events are live arrays). @returns {Group[]} */
+    open: () => [...groups.values()],
 
     /** Milliseconds until the next group is due, or -1 when nothing is open. */
     nextDueIn() {

@@ -35,6 +35,15 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
   let flushes = 0;
   /** @type {Map<number, {resolve: (v: undefined) => void, reject: (e: Error) => void}>} */
   const waiting = new Map();
+  // The end of a visit kills the worker and its requests. The worker keeps here a signed PutItem for each
+  // envelope it has not confirmed (id -> [events, bytes, url, headers, body]); when the page is hidden or goes
+  // away they are sent with keepalive, which outlives the page. The worker hears what was sent and the answers.
+  /** @type {Map<string, [number, number, string, Record<string, string>, string]>} */
+  const copies = new Map();
+  /** Copies sent and not answered yet: id -> events. */
+  const sending = new Map();
+  let sendingBytes = 0;
+  let hidden = false;
 
   // One string per batch: cloning it to the worker costs far less than cloning an object per event.
   // Unambiguous: JSON escapes tabs and newlines, and topics and subjects cannot contain them.
@@ -80,7 +89,7 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
     if (typeof value !== 'boolean') fail(TypeError, 'consent() takes true or false');
     consented = value;
     asking++;
-    if (!value) outgoing = '';
+    if (!value) (outgoing = ''), copies.clear();
     post({ t: 'consent', value });
   };
   api.version = 1;
@@ -110,25 +119,50 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
     } else if (data.t === 'ready') {
       if (!asking) consented = data.consent;
       maxEventBytes = data.maxEventBytes || maxEventBytes;
+    } else if (data.t === 'copies') {
+      for (const [id, ...copy] of data.put) copies.set(id, /** @type {any} */ (copy));
+      for (const id of data.drop) copies.delete(id);
+      if (hidden) keep();
     } else if (data.t === 'consent') {
       // The worker's state after consent() here or in another tab of this site.
       if (data.mine) asking--;
       if (!asking) consented = data.value;
+      if (!consented) copies.clear();
     } else if (data.t === 'flushed') {
       const waiter = waiting.get(data.n);
       waiting.delete(data.n);
       if (waiter) data.error ? waiter.reject(new Error(data.error)) : waiter.resolve(undefined);
     } else {
+      if (data.envelope) copies.delete(data.envelope);
       emit(data.t, data); // sent, drop, error
     }
   };
 
-  const hide = () => {
-    if (outgoing) send();
-    post({ t: 'hide' });
+  /** Sends the copies not on their way yet with keepalive, within Chromium's 64 KiB for such bodies. */
+  const keep = () => {
+    const sent = [];
+    for (const [id, [count, bytes, url, headers, body]] of copies) {
+      if (sending.get(id) >= count || sendingBytes + bytes > 60_000) continue;
+      sending.set(id, count);
+      sendingBytes += bytes;
+      sent.push([id, count]);
+      const answer = (/** @type {boolean} */ ok) => {
+        sendingBytes -= bytes;
+        if (sending.get(id) === count) sending.delete(id);
+        post({ t: 'kept', id, count, ok });
+      };
+      fetch(url, { method: 'POST', headers, body, keepalive: true }).then((r) => answer(r.ok), () => answer(false));
+    }
+    post({ t: 'hide', sent });
   };
-  document.addEventListener('visibilitychange', () => document.visibilityState === 'hidden' && hide());
+  const hide = () => {
+    hidden = true;
+    if (outgoing) send();
+    keep();
+  };
+  document.addEventListener('visibilitychange', () => (document.visibilityState === 'hidden' ? hide() : ((hidden = false), post({ t: 'show' }))));
   window.addEventListener('pagehide', hide);
+  document.addEventListener('freeze', hide);
   post({ t: 'init', base });
 
   w.putonly = api;

@@ -21,14 +21,16 @@ export const errorType = (body) => String((body && (body.__type || body.code)) |
 
 /**
  * Retry what can succeed on retry (network errors, 5xx, 429, throttling, a table still being created),
- * refresh credentials when they expired or were refused, split what DynamoDB calls invalid.
+ * refresh credentials when they expired or were refused, split what DynamoDB calls invalid. A refused
+ * condition counts as stored: copies of one envelope only gain events, and a larger one is there.
  * @typedef {'ok' | 'retry' | 'refresh' | 'invalid' | 'fatal'} Outcome
  * @param {{status?: number, body?: unknown, networkError?: boolean}} response
  * @returns {Outcome}
  */
 export function classify({ status = 0, body, networkError }) {
   const type = errorType(body);
-  if (status > 199 && status < 300) return 'ok';
+  // A conditional put refused: a copy of this envelope with at least as many events is stored already.
+  if ((status > 199 && status < 300) || type === 'ConditionalCheckFailedException') return 'ok';
   if (networkError || status > 499 || status === 429 || /Throughput|Throttl|LimitExceeded|TooManyRequests|ResourceNotFound/.test(type)) return 'retry';
   if (/Expired|Signature|UnrecognizedClient/.test(type)) return 'refresh';
   return /Validation|Serialization/.test(type) ? 'invalid' : 'fatal';

@@ -1,15 +1,27 @@
 // The PutOnly worker: keeps every event in an IndexedDB outbox, packs events into envelopes, and writes
 // each envelope with one signed PutItem until DynamoDB has it. Started by the loader from a Blob.
+//
+// The end of a visit: a dedicated worker dies with its page, and its requests with it. So the worker keeps
+// signed copies of what is not yet confirmed in the loader (``copies``), which sends them itself with
+// fetch(keepalive) when the page is hidden or goes away; such requests outlive the page.
 import { call, guestCredentials, signPutItem } from './aws.js';
 import { createPacker, overflow, seal, split, toItem } from './envelope.js';
 import { newId } from './ids.js';
 import { backoff, classify, serverTime } from './retry.js';
 import { openOutbox } from './store.js';
-import { SUBJECT_MAX, TOPIC_PATTERN } from './validate.js';
+import { SUBJECT_MAX, TOPIC_PATTERN, utf8Length } from './validate.js';
 
 const MAX_IN_FLIGHT = 4;
 const DRAIN_EVERY_MS = 5_000;
 const FLUSH_TIMEOUT_MS = 60_000;
+/** Chromium lets a page have 64 KiB of keepalive request bodies in flight; copies are signed within this. */
+const KEEPALIVE_BUDGET = 60_000;
+/** How soon after a change the loader's copies are brought up to date (well within 100 ms of track()). */
+const COPY_DELAY_MS = 20;
+/** Signatures are valid for 15 minutes: copies are signed again well before. */
+const COPY_MAX_AGE_MS = 5 * 60_000;
+/** While hidden, a new envelope waits this long for the loader's keepalive copy to be answered. */
+const HANDOFF_MS = 5_000;
 const LOCK_PREFIX = 'putonly-owner:';
 const CONSENT_OFF = 'putonly: tracking is off (consent withdrawn)';
 
@@ -35,8 +47,11 @@ let epoch = 0;
 let chain = /** @type {Promise<unknown>} */ (Promise.resolve());
 /** @type {Stored[]} */
 const queue = [];
-const inFlight = new Set();
-/** Envelopes waiting out a backoff, with their timers. @type {Map<Stored, any>} */
+/** Envelopes being sent by this worker, by id. @type {Map<string, Stored>} */
+const inFlight = new Map();
+/** This worker's envelopes that DynamoDB has not confirmed yet, by id (queued, in flight or waiting). @type {Map<string, Stored>} */
+const mine = new Map();
+/** Envelopes waiting out a backoff or a keepalive copy's answer, with their timers. @type {Map<Stored, any>} */
 const retrying = new Map();
 /** Ids of this page's events not yet stored or dropped, for flush(). */
 const pending = new Set();
@@ -59,6 +74,8 @@ const now = () => Date.now() + skew;
 let totals = { count: 0, bytes: 0 };
 /** Consent is per origin: a change in one tab reaches the workers of the others. */
 const tabs = new BroadcastChannel('putonly-consent');
+/** The page is hidden: it may be closed or discarded at any moment, so new envelopes go out at once. */
+let hidden = false;
 
 /** @param {object} message */
 const post = (message) => self.postMessage(message);
@@ -74,6 +91,109 @@ const fault = (err) => report([], `putonly: ${err?.message || err}`);
 const overLimit = (bytes) => `data is ${bytes} bytes as JSON; the limit is ${config.maxEventBytes}`;
 /** @param {{bytes: number}[]} records */
 const sumBytes = (records) => records.reduce((sum, r) => sum + r.bytes, 0);
+
+/**
+ * The loader's signed copies of what this worker has not confirmed, for the end of the visit: the open
+ * groups, each stored in the outbox as it is before a copy of it can leave (so a later worker sends that
+ * envelope under the same key, never its events under another), and the sealed envelopes; oldest first,
+ * within the keepalive budget. Kept up to date a few ms after every change.
+ */
+const copies = {
+  /** What the loader holds, by envelope id. @type {Map<string, {count: number, at: number, creds: object, bytes: number}>} */
+  held: new Map(),
+  /** Copies the loader sent with keepalive and that have no answer yet: id -> count. @type {Map<string, number>} */
+  sending: new Map(),
+  /** The stored state of each open group, by id. @type {Map<string, Stored>} */
+  snapshots: new Map(),
+  timer: /** @type {any} */ (0),
+  running: false,
+  again: false,
+
+  /** Brings the copies up to date shortly: changes come in bursts. */
+  soon() {
+    if (copies.running) copies.again = true;
+    else if (!copies.timer && packer) copies.timer = setTimeout(() => copies.refresh().catch(fault), COPY_DELAY_MS);
+  },
+
+  async refresh() {
+    copies.timer = 0;
+    if (!consent) return;
+    copies.running = true;
+    try {
+      await copies.update();
+    } finally {
+      copies.running = false;
+      if (copies.again) (copies.again = false), copies.soon();
+    }
+  },
+
+  async update() {
+    const at = epoch;
+    let creds;
+    try {
+      creds = await credentials.get();
+    } catch {
+      return; // no credentials yet: the events wait in the outbox; the next change or tick tries again
+    }
+    /** @type {Map<string, Stored>} */
+    const open = new Map();
+    for (const { id, events } of packer.open()) {
+      const stored = copies.snapshots.get(id);
+      if (stored && stored.count === events.length) {
+        open.set(id, stored);
+        continue;
+      }
+      const envelope = await serial(async () => {
+        const group = packer.open().find((g) => g.id === id); // sealed meanwhile: its envelope is stored
+        if (at !== epoch || !group) return;
+        const snapshot = /** @type {Stored} */ ({ ...seal(group.events, config, id), owner });
+        await outbox.seal(snapshot);
+        return snapshot;
+      });
+      if (at !== epoch) return;
+      if (envelope) open.set(id, envelope);
+    }
+    copies.snapshots = open;
+    const all = new Map([...open, ...mine]);
+    /** @type {any[]} */
+    const put = [];
+    const keep = new Set();
+    let budget = KEEPALIVE_BUDGET;
+    for (const envelope of [...all.values()].sort((a, b) => a.first - b.first)) {
+      let held = copies.held.get(envelope.id);
+      if (!held || held.count !== envelope.count || held.creds !== creds || Date.now() - held.at > COPY_MAX_AGE_MS) {
+        const { url, headers, body } = await sign(envelope, creds);
+        if (at !== epoch) return;
+        const bytes = utf8Length(body);
+        if (bytes > budget) break;
+        copies.held.set(envelope.id, (held = { count: envelope.count, at: Date.now(), creds, bytes }));
+        put.push([envelope.id, envelope.count, bytes, url, headers, body]);
+      }
+      if ((budget -= held.bytes) < 0) break;
+      keep.add(envelope.id);
+    }
+    const drop = [...copies.held.keys()].filter((id) => !keep.has(id));
+    for (const id of drop) copies.held.delete(id);
+    if (put.length || drop.length) post({ t: 'copies', put, drop });
+  },
+
+  /** The loader's keepalive copy of ``id`` with ``count`` events was answered. @param {string} id @param {number} count @param {boolean} ok */
+  answered(id, count, ok) {
+    if (copies.sending.get(id) === count) copies.sending.delete(id);
+    const envelope = mine.get(id);
+    if (!envelope) return;
+    if (ok && count >= envelope.count) return void confirm(envelope);
+    // Not stored, or not all of it: this worker sends it now if it was waiting for that answer.
+    if (retrying.has(envelope)) wait(envelope, 0);
+  },
+
+  clear() {
+    post({ t: 'copies', put: [], drop: [...copies.held.keys()] });
+    copies.held.clear();
+    copies.sending.clear();
+    copies.snapshots.clear();
+  },
+};
 
 /** @param {any} data */
 const receive = (data) => (early ? early.push(data) : handle(data));
@@ -96,7 +216,12 @@ function handle(data) {
     if (data.t === 'track') report(parse(data.lines).map((e) => e.id), broken);
     else if (data.t === 'flush') post({ t: 'flushed', n: data.n, error: broken });
   } else if (data.t === 'track') accept(parse(data.lines));
-  else if (data.t === 'hide') sealOpen();
+  else if (data.t === 'hide') {
+    hidden = true;
+    for (const [id, count] of data.sent) copies.sending.set(id, count);
+    sealOpen();
+  } else if (data.t === 'show') hidden = false;
+  else if (data.t === 'kept') copies.answered(data.id, data.count, data.ok);
   else if (data.t === 'flush') flush(data.n);
   else if (data.t === 'consent') setConsent(Boolean(data.value), !data.elsewhere);
 }
@@ -141,7 +266,8 @@ async function start(base) {
       }
       if (at !== epoch) return;
       for (const event of events) if (event.bytes <= config.maxEventBytes) sealGroups(packer.add(event));
-      if (sealSoon) sealGroups(packer.all());
+      if (sealSoon || hidden) sealGroups(packer.all());
+      copies.soon();
     } finally {
       packed = true;
     }
@@ -149,6 +275,7 @@ async function start(base) {
   const tick = () => {
     drain().catch(fault);
     pump(); // also after a reconnect: not every browser fires "online" in workers
+    copies.soon(); // signatures age, credentials are renewed
   };
   tick();
   setInterval(tick, DRAIN_EVERY_MS);
@@ -207,7 +334,11 @@ function accept(events) {
       }
       return report(valid.map((e) => e.id), `putonly: the outbox refused ${valid.length} events: ${/** @type {Error} */ (err).message}`);
     }
-    if (packNow && at === epoch) for (const event of valid) sealGroups(packer.add(event));
+    if (packNow && at === epoch) {
+      for (const event of valid) sealGroups(packer.add(event));
+      if (hidden) sealGroups(packer.all());
+      copies.soon();
+    }
     schedule();
   });
   if (packNow && (totals.count > config.outboxMaxEvents || totals.bytes > config.outboxMaxBytes)) {
@@ -216,11 +347,11 @@ function accept(events) {
   }
 }
 
-/** Seals groups of events into envelopes (persisted before their first send). @param {any[][]} groups */
+/** Seals groups of events into envelopes (persisted before their first send). @param {import('./envelope.js').Group[]} groups */
 function sealGroups(groups) {
   const at = epoch;
-  for (const events of groups) {
-    const envelope = /** @type {Stored} */ ({ ...seal(events, config), owner });
+  for (const { id, events } of groups) {
+    const envelope = /** @type {Stored} */ ({ ...seal(events, config, id), owner });
     serial(async () => {
       if (at !== epoch) return;
       try {
@@ -231,26 +362,49 @@ function sealGroups(groups) {
       }
       if (at !== epoch) return; // consent withdrawn meanwhile: the outbox is being cleared
       totals.bytes += envelope.bytes - sumBytes(events);
-      enqueue(envelope);
+      own(envelope);
     });
   }
 }
 
-/** @param {Stored} envelope */
-function enqueue(envelope) {
+/** Takes charge of an envelope (sealed, adopted or split off): it is sent until DynamoDB confirms it. @param {Stored} envelope */
+function own(envelope) {
   if (!consent) return;
+  mine.set(envelope.id, envelope);
+  copies.soon();
+  // A hidden page may be closed or discarded at any moment: the loader's keepalive copy goes first.
+  if (hidden) wait(envelope, HANDOFF_MS);
+  else enqueue(envelope);
+}
+
+/** Queues an envelope for sending, unless it was confirmed meanwhile. @param {Stored} envelope */
+function enqueue(envelope) {
+  if (!mine.has(envelope.id)) return;
   queue.push(envelope);
   pump();
+}
+
+/** Queues ``envelope`` again after ``ms`` (a backoff, or a keepalive copy's answer). @param {Stored} envelope @param {number} ms */
+function wait(envelope, ms) {
+  clearTimeout(retrying.get(envelope));
+  retrying.set(envelope, setTimeout(() => retrying.delete(envelope) && enqueue(envelope), ms));
 }
 
 function pump() {
   while (inFlight.size < MAX_IN_FLIGHT && queue.length && navigator.onLine) {
     const envelope = /** @type {Stored} */ (queue.shift());
-    inFlight.add(envelope.id);
+    // Stale (confirmed, dropped or split since it was queued), or on its way already.
+    if (mine.get(envelope.id) !== envelope || inFlight.get(envelope.id) === envelope) continue;
+    // The loader's keepalive copy carries all of it: its answer decides.
+    if ((copies.sending.get(envelope.id) || 0) >= envelope.count) {
+      wait(envelope, HANDOFF_MS);
+      continue;
+    }
+    inFlight.set(envelope.id, envelope);
     deliver(envelope)
       .catch(fault)
       .finally(() => {
-        inFlight.delete(envelope.id);
+        if (inFlight.get(envelope.id) === envelope) inFlight.delete(envelope.id);
         pump();
       });
   }
@@ -261,25 +415,14 @@ async function deliver(envelope) {
   const at = epoch;
   let reply;
   try {
-    const creds = await credentials.get();
-    const datetime = new Date(now()).toISOString().replace(/[:-]|\.\d{3}/g, '');
-    const request = await signPutItem({ config, credentials: creds, item: toItem(envelope, creds.identityId), datetime });
+    const { url, headers, body } = await sign(envelope, await credentials.get());
     if (at !== epoch) return; // consent withdrawn while credentials came: send nothing more
-    reply = await call(fetch, request);
+    reply = await call(fetch, url, { method: 'POST', headers, body });
   } catch (err) {
     reply = /** @type {any} */ (err).reply || { networkError: true, message: /** @type {Error} */ (err).message };
   }
   const outcome = classify(reply);
-  if (outcome === 'ok') {
-    settle(envelope.ids);
-    post({ t: 'sent', ids: envelope.ids, envelope: envelope.id, topic: envelope.topic, subject: envelope.subject });
-    await serial(() => outbox.replaceEnvelopes([envelope.id]));
-    if (at === epoch) {
-      totals.count -= envelope.count;
-      totals.bytes -= envelope.bytes;
-    }
-    return;
-  }
+  if (outcome === 'ok') return confirm(envelope);
   lastError = reply.networkError ? `network error: ${reply.message}` : `${reply.status} ${reply.message || ''}`.trim();
   if (at !== epoch) return; // consent withdrawn meanwhile: the outbox is empty now
   // A wrong device clock: sign in the server's time from now on.
@@ -295,8 +438,31 @@ async function deliver(envelope) {
     if (outcome === 'fatal' && !envelope.warned && (envelope.warned = true)) report([], `putonly: DynamoDB refused an envelope: ${lastError}; retrying later`);
     const attempt = envelope.attempt || 0;
     envelope.attempt = attempt + 1;
-    retrying.set(envelope, setTimeout(() => retrying.delete(envelope) && enqueue(envelope), navigator.onLine ? backoff(attempt) : 0));
+    wait(envelope, navigator.onLine ? backoff(attempt) : 0);
   }
+}
+
+/** DynamoDB has the envelope (from this worker, or the loader's keepalive copy): done with it. @param {Stored} envelope */
+async function confirm(envelope) {
+  if (mine.get(envelope.id) !== envelope) return; // confirmed already (both copies landed)
+  mine.delete(envelope.id);
+  clearTimeout(retrying.get(envelope));
+  retrying.delete(envelope);
+  copies.soon();
+  settle(envelope.ids);
+  post({ t: 'sent', ids: envelope.ids, envelope: envelope.id, topic: envelope.topic, subject: envelope.subject });
+  const at = epoch;
+  await serial(() => outbox.replaceEnvelopes([envelope.id]));
+  if (at === epoch) {
+    totals.count -= envelope.count;
+    totals.bytes -= envelope.bytes;
+  }
+}
+
+/** The envelope's PutItem, signed now. @param {import('./envelope.js').Envelope} envelope @param {import('./aws.js').Credentials} creds */
+function sign(envelope, creds) {
+  const datetime = new Date(now()).toISOString().replace(/[:-]|\.\d{3}/g, '');
+  return signPutItem({ config, credentials: creds, item: toItem(envelope, creds.identityId), datetime });
 }
 
 /** DynamoDB refused the envelope as invalid: split until the bad event is alone, then drop only it. */
@@ -305,10 +471,12 @@ async function reject(/** @type {Stored} */ envelope, /** @type {string} */ reas
   const halves = envelope.count > 1 ? split(envelope, config).map((half) => /** @type {Stored} */ ({ ...half, owner })) : [];
   const replaced = await serial(async () => at === epoch && (await outbox.replaceEnvelopes([envelope.id], halves), true));
   if (!replaced) return; // consent withdrawn, or the outbox refused: the envelope stays for a later worker
+  mine.delete(envelope.id);
+  copies.soon();
   totals.count -= halves.length ? 0 : 1;
   totals.bytes += sumBytes(halves) - envelope.bytes;
   if (!halves.length) report(envelope.ids, `putonly: DynamoDB rejected event ${envelope.ids[0]}: ${reason}`);
-  halves.forEach(enqueue);
+  halves.forEach(own);
 }
 
 /** Envelopes left by workers that are gone (closed tabs, earlier page loads): one tab at a time adopts them. */
@@ -329,7 +497,7 @@ async function drain() {
       const [loose, sealed] = adopted;
       totals.count += loose.length + sealed.reduce((sum, e) => sum + e.count, 0);
       totals.bytes += sumBytes(loose) + sumBytes(sealed);
-      sealed.forEach(enqueue);
+      sealed.forEach(own);
       const packer = createPacker(config);
       for (const event of loose) sealGroups(packer.add(event));
       sealGroups(packer.all());
@@ -343,11 +511,15 @@ async function dropOldest() {
   const [events, envelopes] = await Promise.all([outbox.all('events', owner), outbox.all('envelopes', owner)]);
   if (at !== epoch) return;
   const exact = { count: events.length + envelopes.reduce((sum, e) => sum + e.count, 0), bytes: sumBytes(events) + sumBytes(envelopes) };
-  const { drop: dropped, totals: left } = overflow(envelopes, exact, config, inFlight);
+  // Never one in flight, nor the stored copy of a group still open (it is sealed and sent later).
+  const busy = new Set([...inFlight.keys(), ...packer.open().map((g) => g.id)]);
+  const { drop: dropped, totals: left } = overflow(envelopes, exact, config, busy);
   totals = left;
   if (!dropped.length) return;
   // Off the queue and their retry timers at once, before pump() can take one.
   const gone = new Set(dropped.map((e) => e.id));
+  for (const id of gone) mine.delete(id);
+  copies.soon();
   queue.splice(0, queue.length, ...queue.filter((e) => !gone.has(e.id)));
   for (const [envelope, timer] of retrying) {
     if (gone.has(envelope.id)) {
@@ -432,6 +604,8 @@ function setConsent(value, here) {
   if (value) return;
   epoch++;
   packer?.clear();
+  copies.clear();
+  mine.clear();
   queue.length = 0;
   retrying.forEach(clearTimeout);
   retrying.clear();

@@ -49,12 +49,13 @@ test('item size follows DynamoDB: names plus UTF-8 strings plus numbers', () => 
   assert.equal(writeUnits(0), 1);
 });
 
-test('splitting an envelope keeps every event exactly once, in two new envelopes', () => {
+test('splitting an envelope keeps every event exactly once; the first half keeps its key', () => {
   const envelope = seal([0, 1, 2, 3, 4].map((i) => play(i)), limits);
   const halves = split(envelope, limits);
   assert.equal(halves.length, 2);
   assert.deepEqual(halves.flatMap((h) => h.ids), envelope.ids);
-  assert.notEqual(halves[0].id, envelope.id);
+  assert.equal(halves[0].sk, envelope.sk);
+  assert.notEqual(halves[1].id, envelope.id);
   assert.deepEqual(JSON.parse(halves[1].events)[0][2], JSON.parse(envelope.events)[3][2]);
 });
 
@@ -64,9 +65,9 @@ test('packer: the 2015 shape (one play per second) uses whole write units well',
   const envelopes = [];
   for (let i = 0; i < 1000; i++) {
     now = 1_700_000_000_000 + i * 1000;
-    for (const group of [...packer.add(play(i, now)), ...packer.due()]) envelopes.push(seal(group, limits));
+    for (const group of [...packer.add(play(i, now)), ...packer.due()]) envelopes.push(seal(group.events, limits, group.id));
   }
-  for (const group of packer.all()) envelopes.push(seal(group, limits));
+  for (const group of packer.all()) envelopes.push(seal(group.events, limits, group.id));
   assert.equal(envelopes.reduce((n, e) => n + e.count, 0), 1000);
   const units = envelopes.reduce((n, e) => n + writeUnits(e.bytes), 0);
   assert.ok(envelopes.length <= 1000 / 20, `requests per 1,000 events: ${envelopes.length}`);
@@ -79,7 +80,7 @@ test('packer: a burst fills envelopes up to the byte bound and never past it', (
   const sealed = [];
   for (let i = 0; i < 100; i++) sealed.push(...packer.add(play(i, 0)));
   sealed.push(...packer.all());
-  const envelopes = sealed.map((g) => seal(g, limits));
+  const envelopes = sealed.map((g) => seal(g.events, limits, g.id));
   assert.equal(envelopes.reduce((n, e) => n + e.count, 0), 100);
   for (const e of envelopes) assert.ok(e.bytes <= 4096, `envelope of ${e.bytes} bytes`);
 });
@@ -92,15 +93,33 @@ test('packer: count bound, separate groups per topic+subject, and the delay time
   assert.deepEqual(packer.add(play(2, 0)), []);
   const full = packer.add(play(3, 0));
   assert.equal(full.length, 1);
-  assert.equal(full[0].length, 3);
+  assert.equal(full[0].events.length, 3);
   assert.equal(packer.nextDueIn(), 30_000);
   now = 29_999;
   assert.deepEqual(packer.due(), []);
   now = 30_000;
   const due = packer.due();
   assert.equal(due.length, 1);
-  assert.equal(due[0][0].subject, 'song-9');
+  assert.equal(due[0].events[0].subject, 'song-9');
   assert.equal(packer.nextDueIn(), -1);
+});
+
+test('packer: a group keeps its envelope id and key as it grows; an older event starts a new group', () => {
+  const packer = createPacker(limits, () => 0);
+  packer.add(play(1));
+  const [open] = packer.open();
+  const before = seal(open.events, limits, open.id);
+  packer.add(play(2));
+  assert.equal(packer.open().length, 1);
+  const [grown] = packer.all();
+  assert.equal(grown.id, open.id);
+  const after = seal(grown.events, limits, grown.id);
+  assert.equal(after.sk, before.sk);
+  assert.deepEqual(after.ids.slice(0, 1), before.ids);
+  packer.add(play(5));
+  const ready = packer.add(play(4));
+  assert.equal(ready.length, 1, 'an event older than the group seals it');
+  assert.notEqual(packer.open()[0].id, ready[0].id);
 });
 
 test('outbox bound: the oldest envelopes go first until events and bytes fit, never one in flight', () => {
