@@ -275,3 +275,16 @@ def test_back_forward_cache_round_trip(browser: Any, site: str, aws: LocalAws, m
         context.close()
     finally:
         cached.close()
+
+
+def test_hidden_page_discarded_without_pagehide(context: Any, site: str, aws: LocalAws, moto: MotoServer) -> None:
+    """A hidden tab keeps tracking (a player in the background), then is discarded: no event fires."""
+    page = visit(context, site)
+    page.evaluate("() => { putonly.track('visit_warmup', {}); return putonly.flush(); }")
+    page.evaluate(HIDE)
+    ids = page.evaluate(TRACK_PACED, ["visit_discarded", 6, 300, 100])
+    # The renderer goes away at once, as a discarded tab's does: no pagehide, no freeze, no timers.
+    page.on("crash", lambda _: None)
+    with pytest.raises(Exception):  # noqa: B017 (Playwright reports the crash its own way)
+        page.goto("chrome://crash", timeout=5_000)
+    assert_exactly_once(wait_for_table(aws, moto, "visit_discarded", ids), ids)
