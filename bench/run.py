@@ -25,7 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cdk_app.local_stack import (  # noqa: E402
+from cdk_app.local.emulator import (  # noqa: E402
     MotoServer,
     launch_chromium,
     limits_from_cdk_out,

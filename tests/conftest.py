@@ -40,7 +40,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     import aws_cdk as cdk
 
     from app import compose
-    from cdk_app.nag import add_nag_checks
+    from cdk_app.constructs.nag import add_nag_checks
     from cdk_app.settings import parse_settings
 
     if not (DIST_DIR / "build.json").is_file():

@@ -1,6 +1,6 @@
 """The path for terabytes: point-in-time exports of the table to S3, read with Athena through Glue.
 
-``python -m cdk_app.bulk_export`` starts an export and points the Glue table at its data; the saved
+``python -m cdk_app.tools.bulk_export`` starts an export and points the Glue table at its data; the saved
 Athena query creates the ``events`` view that flattens envelopes into one row per event.
 """
 
@@ -13,7 +13,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from cdk_app.constructs.buckets import private_bucket
-from cdk_app.nag import acknowledge
+from cdk_app.constructs.nag import acknowledge
 
 EXPORT_PREFIX = "exports"
 RESULTS_PREFIX = "athena-results"

@@ -17,7 +17,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from cdk_app.nag import acknowledge
+from cdk_app.constructs.nag import acknowledge
 
 # Alarm when a minute's writes reach this share of the cap (the cap is per second).
 CAP_WARNING_SHARE = 0.8
@@ -148,7 +148,7 @@ class EventCounter(Construct):
             description="PutOnly: counts stored events from the table's stream (PutOnly/Events metric)",
             runtime=lambda_.Runtime.PYTHON_3_14,
             handler="index.handler",
-            code=lambda_.Code.from_asset(str(Path(__file__).resolve().parent.parent / "event_counter")),
+            code=lambda_.Code.from_asset(str(Path(__file__).resolve().parent / "event_counter")),
             environment={"TABLE_NAME": table.table_name},
             memory_size=128,
             timeout=Duration.seconds(30),

@@ -13,7 +13,7 @@ from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
 from cdk_app.constructs.buckets import private_bucket
-from cdk_app.nag import acknowledge
+from cdk_app.constructs.nag import acknowledge
 
 LOADER_KEY = "v1/putonly.js"
 CONFIG_KEY = "v1/config.json"

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from cdk_app.local_stack import (
+from cdk_app.local.emulator import (
     CHROMIUM,
     LocalAws,
     MotoServer,

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from cdk_app.local_stack import LocalAws, MotoServer
+from cdk_app.local.emulator import LocalAws, MotoServer
 from tests.e2e.conftest import stored_events
 from tests.e2e.test_delivery import open_page
 

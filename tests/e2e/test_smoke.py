@@ -6,13 +6,13 @@ import json
 import subprocess
 import sys
 
-from cdk_app.local_stack import LocalAws, MotoServer
+from cdk_app.local.emulator import LocalAws, MotoServer
 from tests.conftest import ROOT
 from tests.e2e.test_export import ENV
 
 
 def smoke(*args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "cdk_app.smoke", *args]
+    command = [sys.executable, "-m", "cdk_app.tools.smoke", *args]
     return subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=120, check=False)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cdk_app.local_stack import LocalAws, MotoServer
+from cdk_app.local.emulator import LocalAws, MotoServer
 from tests.e2e.conftest import stored_events
 from tests.e2e.test_delivery import open_page
 

@@ -9,7 +9,7 @@ import pytest
 from aws_cdk import aws_s3 as s3
 
 from app import compose
-from cdk_app.nag import add_nag_checks
+from cdk_app.constructs.nag import add_nag_checks
 from cdk_app.settings import parse_settings
 from tests.conftest import Deployment, cdk_context
 

@@ -191,9 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         if args.local:
-            from cdk_app.local_stack import FAKE_CREDENTIALS, MotoServer, provision
+            from cdk_app.local.emulator import FAKE_CREDENTIALS, MotoServer, provision
 
-            cdk_out = Path(__file__).resolve().parent.parent / "cdk.out"
+            cdk_out = Path(__file__).resolve().parents[2] / "cdk.out"
             if not (cdk_out / "manifest.json").is_file():
                 p.error("cdk.out/ is missing: run `make synth` first")
             moto = MotoServer().start()

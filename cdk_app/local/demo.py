@@ -18,7 +18,7 @@ from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-from cdk_app.local_stack import (
+from cdk_app.local.emulator import (
     LocalAws,
     MotoServer,
     launch_chromium,
@@ -29,7 +29,7 @@ from cdk_app.local_stack import (
     serve_tracker,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PAGE = Path(__file__).with_name("demo_page.html")
 
 
