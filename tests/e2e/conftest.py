@@ -1,10 +1,12 @@
-"""Browser end-to-end fixtures: moto server, the tracker and the page on three loopback origins, Chromium."""
+"""Browser end-to-end fixtures: moto server, the tracker and the page on three loopback origins, Chromium.
+
+Helpers that tests import (stored_events, open_page, wait_stored, ...) are in tests/helpers.py.
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
@@ -23,10 +25,7 @@ from cdk_app.local.emulator import (
     serve,
     serve_tracker,
 )
-from tests.conftest import DIST_DIR, ROOT
-
-CDK_OUT = ROOT / "cdk.out"
-
+from tests.helpers import CDK_OUT, DIST_DIR
 
 PAGE = """<!doctype html><meta charset="utf-8"><title>PutOnly test page</title>
 <script>window.putonly=window.putonly||{q:[],track:function(){this.q.push(["track",arguments,Date.now()])},consent:function(){this.q.push(["consent",arguments])},addEventListener:function(){this.q.push(["addEventListener",arguments])}};</script>
@@ -103,25 +102,3 @@ def context(browser: Any) -> Iterator[Any]:
     ctx = browser.new_context()
     yield ctx
     ctx.close()
-
-
-def stored_events(aws: LocalAws, moto: MotoServer) -> list[dict[str, Any]]:
-    """Every event in the table, flattened from its envelope."""
-    ddb = moto.client("dynamodb")
-    events = []
-    for page in ddb.get_paginator("scan").paginate(TableName=aws.table_name):
-        for item in page["Items"]:
-            first = int(item["first_ts"]["N"])
-            for event_id, dt, data in json.loads(item["events"]["S"]):
-                events.append(
-                    {
-                        "id": event_id,
-                        "ts": first + dt,
-                        "data": data,
-                        "topic": item["topic"]["S"],
-                        "subject": item.get("subject", {}).get("S", ""),
-                        "pk": item["pk"]["S"],
-                        "envelope": item["sk"]["S"],
-                    }
-                )
-    return events

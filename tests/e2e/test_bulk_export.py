@@ -9,9 +9,7 @@ import sys
 from typing import Any
 
 from cdk_app.local.emulator import LocalAws, MotoServer
-from tests.conftest import ROOT, Deployment, one
-from tests.e2e.test_delivery import open_page
-from tests.e2e.test_export import ENV
+from tests.helpers import ENV, ROOT, Deployment, one, open_page
 
 
 def test_export_lands_in_s3_and_glue_reads_it(

@@ -15,15 +15,7 @@ from typing import Any
 import pytest
 
 from cdk_app.local.emulator import LocalAws, MotoServer
-from tests.conftest import ROOT
-from tests.e2e.test_delivery import open_page
-
-ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_REGION": "us-east-1",
-    "PATH": "/usr/bin:/bin",
-}
+from tests.helpers import ENV, ROOT, open_page
 
 
 def export(aws: LocalAws, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -7,8 +7,7 @@ import subprocess
 import sys
 
 from cdk_app.local.emulator import LocalAws, MotoServer
-from tests.conftest import ROOT
-from tests.e2e.test_export import ENV
+from tests.helpers import ENV, ROOT
 
 
 def smoke(*args: str) -> subprocess.CompletedProcess[str]:

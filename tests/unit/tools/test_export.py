@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from cdk_app.tools.export import REQUIRED_ACTIONS
-from tests.conftest import ROOT, Deployment, one
+from tests.helpers import ROOT, Deployment, one
 
 OPERATIONS = {"describe_table": "DescribeTable", "query": "Query", "scan": "Scan", "batch_get_item": "BatchGetItem"}
 
