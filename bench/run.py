@@ -25,15 +25,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cdk_app.local.emulator import (  # noqa: E402
-    MotoServer,
-    launch_chromium,
-    limits_from_cdk_out,
-    local_config,
-    provision,
-    serve,
-    serve_tracker,
-)
+from cdk_app.local.browser import launch_chromium  # noqa: E402
+from cdk_app.local.config import local_config  # noqa: E402
+from cdk_app.local.emulator import MotoServer, provision  # noqa: E402
+from cdk_app.local.serving import serve, serve_tracker  # noqa: E402
+from cdk_app.local.templates import limits_from_cdk_out  # noqa: E402
 
 BENCH = ROOT / "bench"
 CDK_OUT = ROOT / "cdk.out"

@@ -18,16 +18,11 @@ from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-from cdk_app.local.emulator import (
-    LocalAws,
-    MotoServer,
-    launch_chromium,
-    limits_from_cdk_out,
-    local_config,
-    provision,
-    serve,
-    serve_tracker,
-)
+from cdk_app.local.browser import launch_chromium
+from cdk_app.local.config import local_config
+from cdk_app.local.emulator import LocalAws, MotoServer, provision
+from cdk_app.local.serving import serve, serve_tracker
+from cdk_app.local.templates import limits_from_cdk_out
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = Path(__file__).with_name("demo_page.html")

@@ -2,8 +2,7 @@
 
 Against a deployed stack (outputs read from CloudFormation, standard credential chain) every refusal must
 be a refusal; it exits non-zero on any surprise and deletes what it wrote with the operator's credentials.
-With ``--local`` it runs the same flow against the local stack, which cannot enforce IAM: it says which
-refusals the emulator did not enforce (those are proven on the synthesized policy in tests/unit).
+The same flow runs against the local stack with ``python -m cdk_app.local.smoke`` (``make smoke ARGS=--local``).
 """
 
 from __future__ import annotations
@@ -11,19 +10,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import sys
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import boto3
 from botocore import UNSIGNED
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError
+
+from cdk_app.tools.session import ToolError, one_line, session
 
 PROG = "putonly-smoke"
 REFUSED = ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation", "UnrecognizedClientException")
@@ -181,46 +180,27 @@ def report(results: list[Outcome], local: bool) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0] if __doc__ else None)
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--stack-prefix", default="PutOnly-dev", help="deployed stacks' prefix (default PutOnly-dev)")
-    where.add_argument("--local", action="store_true", help="run against the local stack (from cdk.out/) instead")
+    p = argparse.ArgumentParser(
+        prog=PROG,
+        description=__doc__.splitlines()[0] if __doc__ else None,
+        epilog="Against the local stack instead: make smoke ARGS=--local (python -m cdk_app.local.smoke).",
+    )
+    p.add_argument("--stack-prefix", default="PutOnly-dev", help="deployed stacks' prefix (default PutOnly-dev)")
     p.add_argument("--profile", help="AWS profile for reading outputs and cleaning up")
     p.add_argument("--region", help="AWS region of the stacks")
     p.add_argument("--endpoint-url", help="another AWS endpoint (a local emulator)")
     args = p.parse_args(argv)
     try:
-        if args.local:
-            from cdk_app.local.emulator import FAKE_CREDENTIALS, MotoServer, provision
-
-            cdk_out = Path(__file__).resolve().parents[2] / "cdk.out"
-            if not (cdk_out / "manifest.json").is_file():
-                p.error("cdk.out/ is missing: run `make synth` first")
-            moto = MotoServer().start()
-            try:
-                aws = provision(moto, cdk_out)
-                target = Target(
-                    FAKE_CREDENTIALS["region_name"], aws.table_name, aws.identity_pool_id, aws.endpoint, local=True
-                )
-                results, _ = run_checks(target, moto.client("dynamodb"))
-            finally:
-                moto.stop()
-        else:
-            session = boto3.Session(profile_name=args.profile, region_name=args.region or os.environ.get("AWS_REGION"))
-            if session.region_name is None:
-                p.error("no region: pass --region (ARGS=--region ... with make) or set AWS_REGION / AWS_DEFAULT_REGION")
-            target = deployed_target(session, args.stack_prefix, args.endpoint_url)
-            operator = session.client("dynamodb", region_name=target.region, endpoint_url=args.endpoint_url)
-            results, _ = run_checks(target, operator)
-    except NoCredentialsError:
-        print(
-            f"{PROG}: no AWS credentials found: use --profile or another source of the standard chain", file=sys.stderr
-        )
-        return 2
+        aws = session(args.profile, args.region)
+        target = deployed_target(aws, args.stack_prefix, args.endpoint_url)
+        operator = aws.client("dynamodb", region_name=target.region, endpoint_url=args.endpoint_url)
+        results, _ = run_checks(target, operator)
+    except ToolError as err:
+        p.error(f'{err}; with make: ARGS="--region ..."')
     except (ClientError, BotoCoreError) as err:
-        print(f"{PROG}: {err}", file=sys.stderr)
+        print(f"{PROG}: {one_line(err)}", file=sys.stderr)
         return 2
-    return report(results, local=args.local)
+    return report(results, local=False)
 
 
 if __name__ == "__main__":

@@ -14,17 +14,11 @@ from typing import Any
 
 import pytest
 
-from cdk_app.local.emulator import (
-    CHROMIUM,
-    LocalAws,
-    MotoServer,
-    launch_chromium,
-    limits_from_cdk_out,
-    local_config,
-    provision,
-    serve,
-    serve_tracker,
-)
+from cdk_app.local.browser import CHROMIUM, launch_chromium
+from cdk_app.local.config import local_config
+from cdk_app.local.emulator import LocalAws, MotoServer, provision
+from cdk_app.local.serving import serve, serve_tracker
+from cdk_app.local.templates import limits_from_cdk_out
 from tests.helpers import CDK_OUT, DIST_DIR
 
 PAGE = """<!doctype html><meta charset="utf-8"><title>PutOnly test page</title>
