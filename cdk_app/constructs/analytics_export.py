@@ -12,6 +12,7 @@ from aws_cdk import aws_glue as glue
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from cdk_app import envelope
 from cdk_app.constructs.buckets import private_bucket
 from cdk_app.constructs.nag import acknowledge
 
@@ -64,17 +65,8 @@ class AnalyticsExport(Construct):
                 name=self.database_name, description="PutOnly events exported from DynamoDB"
             ),
         )
-        columns = {
-            "pk": "s",
-            "sk": "s",
-            "topic": "s",
-            "subject": "s",
-            "events": "s",
-            "count": "n",
-            "first_ts": "n",
-            "last_ts": "n",
-            "v": "n",
-        }
+        # DynamoDB's export writes each item as {"Item": {name: {type: value}}}: the envelope's content as structs.
+        columns = {name: kind.lower() for name, kind in envelope.CONTENT.items()}
         item_type = "struct<" + ",".join(f"{name}:{_attribute(kind)}" for name, kind in columns.items()) + ">"
         self.table_name = ENVELOPES_TABLE
         table = glue.CfnTable(

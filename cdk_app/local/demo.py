@@ -18,6 +18,7 @@ from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
+from cdk_app import envelope
 from cdk_app.local.browser import launch_chromium
 from cdk_app.local.config import local_config
 from cdk_app.local.emulator import LocalAws, MotoServer, provision
@@ -36,12 +37,12 @@ def scan(moto: MotoServer, aws: LocalAws) -> list[dict[str, Any]]:
         for item in page["Items"]:
             envelopes.append(
                 {
-                    "pk": item["pk"]["S"],
-                    "sk": item["sk"]["S"],
-                    "topic": item["topic"]["S"],
-                    "subject": item.get("subject", {}).get("S", ""),
-                    "count": int(item["count"]["N"]),
-                    "ids": [event[0] for event in json.loads(item["events"]["S"])],
+                    "pk": item[envelope.PARTITION_KEY]["S"],
+                    "sk": item[envelope.SORT_KEY]["S"],
+                    "topic": item[envelope.TOPIC]["S"],
+                    "subject": item.get(envelope.SUBJECT, {}).get("S", ""),
+                    "count": int(item[envelope.COUNT]["N"]),
+                    "ids": [event[0] for event in json.loads(item[envelope.EVENTS]["S"])],
                 }
             )
     return sorted(envelopes, key=lambda e: e["sk"], reverse=True)

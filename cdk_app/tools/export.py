@@ -96,19 +96,19 @@ class Writer:
 
 def flatten(item: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per event of an envelope item (DynamoDB JSON)."""
-    first = int(item["first_ts"]["N"])
+    first = int(item[envelope.FIRST_TS]["N"])
     rows = []
-    for event_id, offset, data in json.loads(item["events"]["S"]):
+    for event_id, offset, data in json.loads(item[envelope.EVENTS]["S"]):
         ts = first + int(offset)
         rows.append(
             {
                 "event_id": event_id,
                 "time": datetime.fromtimestamp(ts / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
                 "ts_ms": ts,
-                "topic": item["topic"]["S"],
-                "subject": item.get("subject", {}).get("S", ""),
-                "identity": item["pk"]["S"],
-                "envelope": item["sk"]["S"],
+                "topic": item[envelope.TOPIC]["S"],
+                "subject": item.get(envelope.SUBJECT, {}).get("S", ""),
+                "identity": item[envelope.PARTITION_KEY]["S"],
+                "envelope": item[envelope.SORT_KEY]["S"],
                 "data": data,
             }
         )

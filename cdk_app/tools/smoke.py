@@ -22,6 +22,7 @@ from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from cdk_app import envelope
 from cdk_app.tools.session import ToolError, one_line, session
 
 PROG = "putonly-smoke"
@@ -74,24 +75,15 @@ def deployed_target(session: Any, prefix: str, endpoint_url: str | None) -> Targ
     )
 
 
-def envelope(identity: str, **extra: Any) -> dict[str, Any]:
-    """A valid one-event envelope item (the shape the tracker writes)."""
+def one_event(identity: str, **extra: Any) -> dict[str, Any]:
+    """A valid one-event envelope item (the shape the tracker writes), plus ``extra`` attributes."""
     now = int(time.time() * 1000)
     sk = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now / 1000)) + f"#smoke{uuid.uuid4().hex[:11]}"
-    item = {
-        "pk": {"S": identity},
-        "sk": {"S": sk},
-        "topic": {"S": "putonly_smoke"},
-        "events": {"S": json.dumps([[f"smoke{uuid.uuid4().hex[:11]}", 0, {"smoke": True}]])},
-        "count": {"N": "1"},
-        "first_ts": {"N": str(now)},
-        "last_ts": {"N": str(now)},
-        "v": {"N": "1"},
-        "gsi1pk": {"S": "putonly_smoke#"},
-        "gsi1sk": {"S": sk},
-    }
-    item.update(extra)
-    return item
+    events = json.dumps([[f"smoke{uuid.uuid4().hex[:11]}", 0, {"smoke": True}]])
+    item = envelope.item(
+        identity=identity, sk=sk, topic="putonly_smoke", subject="", events=events, count=1, first_ts=now, last_ts=now
+    )
+    return {**item, **extra}
 
 
 def run_checks(target: Target, operator: Any) -> tuple[list[Outcome], list[dict[str, Any]]]:
@@ -112,12 +104,12 @@ def run_checks(target: Target, operator: Any) -> tuple[list[Outcome], list[dict[
         aws_session_token=creds["SessionToken"],
     )
     table = target.table
-    own = envelope(identity)
-    other = envelope("us-east-1:00000000-0000-0000-0000-000000000000")
+    own = one_event(identity)
+    other = one_event("us-east-1:00000000-0000-0000-0000-000000000000")
     written: list[dict[str, Any]] = []
 
     def key(item: dict[str, Any]) -> dict[str, Any]:
-        return {"pk": item["pk"], "sk": item["sk"]}
+        return {name: item[name] for name in (envelope.PARTITION_KEY, envelope.SORT_KEY)}
 
     def put(item: dict[str, Any], **kwargs: Any) -> Any:
         written.append(key(item))
@@ -130,17 +122,18 @@ def run_checks(target: Target, operator: Any) -> tuple[list[Outcome], list[dict[
     checks: list[tuple[str, str, Callable[[], Any]]] = [
         ("PutItem into its own partition", "allowed", lambda: put(own)),
         ("PutItem into another partition", "refused", lambda: put(other)),
-        ("PutItem with ReturnValues=ALL_OLD", "refused", lambda: put(envelope(identity), ReturnValues="ALL_OLD")),
+        ("PutItem with ReturnValues=ALL_OLD", "refused", lambda: put(one_event(identity), ReturnValues="ALL_OLD")),
         ("PutItem with an attribute outside the allow-list", "refused",
-            lambda: put(envelope(identity, evil={"S": "x"}))),
+            lambda: put(one_event(identity, evil={"S": "x"}))),
         ("GetItem", "refused", lambda: guest.get_item(TableName=table, Key=key(own))),
         ("Query its own partition", "refused", lambda: guest.query(
-            TableName=table, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": identity}})),
+            TableName=table, KeyConditionExpression=f"{envelope.PARTITION_KEY} = :p",
+            ExpressionAttributeValues={":p": {"S": identity}})),
         ("Scan", "refused", lambda: guest.scan(TableName=table, Limit=1)),
         ("UpdateItem", "refused", lambda: guest.update_item(
-            TableName=table, Key=key(own), UpdateExpression="SET v = :v",
+            TableName=table, Key=key(own), UpdateExpression=f"SET {envelope.VERSION} = :v",
             ExpressionAttributeValues={":v": {"N": "2"}})),
-        ("BatchWriteItem", "refused", lambda: batch_put(envelope(identity))),
+        ("BatchWriteItem", "refused", lambda: batch_put(one_event(identity))),
         ("DeleteItem", "refused", lambda: guest.delete_item(TableName=table, Key=key(own))),
     ]  # fmt: skip
     results = []
