@@ -14,6 +14,7 @@ from constructs import Construct
 
 from cdk_app.constructs.buckets import private_bucket
 from cdk_app.constructs.nag import acknowledge
+from cdk_app.snippet import SNIPPET_FILE, snippet
 
 LOADER_KEY = "v1/putonly.js"
 CONFIG_KEY = "v1/config.json"
@@ -28,7 +29,8 @@ HSTS_SECONDS = 63_072_000  # two years
 class TrackerSite(Construct):
     """Publishes ``dist_dir`` plus a deploy-time ``config.json`` through CloudFront.
 
-    Exposes ``bucket``, ``distribution``, ``response_headers_policy``, ``domain_name`` and ``loader_url``.
+    Exposes ``bucket``, ``distribution``, ``response_headers_policy``, ``domain_name``, ``loader_url`` and
+    ``snippet`` (the HTML to paste into a page, from the build's snippet.html).
     """
 
     def __init__(
@@ -106,6 +108,7 @@ class TrackerSite(Construct):
         )
         self.domain_name = domain_name or self.distribution.distribution_domain_name
         self.loader_url = f"https://{self.domain_name}/{LOADER_KEY}"
+        self.snippet = snippet(dist_dir, self.loader_url)
         self._acknowledge_distribution(custom_domain=domain_name is not None)
 
         # Hashed worker files first and never pruned: pages holding an older loader keep working.
@@ -124,7 +127,7 @@ class TrackerSite(Construct):
             "DeployLoader",
             destination_bucket=self.bucket,
             sources=[s3deploy.Source.asset(dist_dir), s3deploy.Source.json_data(CONFIG_KEY, dict(config))],
-            exclude=[WORKER_GLOB, "build.json"],
+            exclude=[WORKER_GLOB, "build.json", SNIPPET_FILE],
             cache_control=[s3deploy.CacheControl.from_string(SHORT_CACHE)],
             prune=False,
             distribution=self.distribution,

@@ -24,6 +24,7 @@ from cdk_app.local.config import local_config
 from cdk_app.local.emulator import LocalAws, MotoServer, provision
 from cdk_app.local.serving import serve, serve_tracker
 from cdk_app.local.templates import limits_from_cdk_out
+from cdk_app.snippet import snippet
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = Path(__file__).with_name("demo_page.html")
@@ -48,8 +49,8 @@ def scan(moto: MotoServer, aws: LocalAws) -> list[dict[str, Any]]:
     return sorted(envelopes, key=lambda e: e["sk"], reverse=True)
 
 
-def demo_server(moto: MotoServer, aws: LocalAws, tracker_origin: str) -> Any:
-    html = PAGE.read_text().replace("__TRACKER__", tracker_origin).encode()
+def demo_server(moto: MotoServer, aws: LocalAws, page_snippet: str) -> Any:
+    html = PAGE.read_text().replace("__SNIPPET__", page_snippet).encode()
 
     class Demo(SimpleHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -142,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         tracker = serve_tracker(dist, args.cdk_out, local_config(aws, limits_from_cdk_out(args.cdk_out)))
         servers.append(tracker)
         tracker_origin = f"http://127.0.0.1:{tracker.server_address[1]}"
-        page = demo_server(moto, aws, tracker_origin)
+        page = demo_server(moto, aws, snippet(dist, f"{tracker_origin}/v1/putonly.js"))
         servers.append(page)
         page_url = f"http://localhost:{page.server_address[1]}/"
         print(f"local AWS (moto server)  {moto.endpoint}   table {aws.table_name}, pool {aws.identity_pool_id}")

@@ -19,12 +19,11 @@ from cdk_app.local.config import local_config
 from cdk_app.local.emulator import LocalAws, MotoServer, provision
 from cdk_app.local.serving import serve, serve_tracker
 from cdk_app.local.templates import limits_from_cdk_out
+from cdk_app.snippet import snippet
 from tests.helpers import CDK_OUT, DIST_DIR
 
-PAGE = """<!doctype html><meta charset="utf-8"><title>PutOnly test page</title>
-<script>window.putonly=window.putonly||{q:[],track:function(){this.q.push(["track",arguments,Date.now()])},consent:function(){this.q.push(["consent",arguments])},addEventListener:function(){this.q.push(["addEventListener",arguments])}};</script>
-<script async src="%s/v1/putonly.js"></script>
-"""
+# The page every browser test loads: the built snippet (the one a site owner pastes) and nothing else.
+PAGE = '<!doctype html><meta charset="utf-8"><title>PutOnly test page</title>\n%s\n'
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +50,7 @@ def tracker_origin(aws: LocalAws) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def page_origin(tracker_origin: str, moto: MotoServer) -> Iterator[str]:
-    html = (PAGE % tracker_origin).encode()
+    html = (PAGE % snippet(DIST_DIR, f"{tracker_origin}/v1/putonly.js")).encode()
     stub = html.split(b"<script>")[1].split(b"</script>")[0]
     stub_hash = base64.b64encode(hashlib.sha256(stub).digest()).decode()
     # The README's policy: the tracker's origin for scripts and fetches, blob: workers, the AWS endpoints

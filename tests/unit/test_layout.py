@@ -51,7 +51,7 @@ def test_the_local_stack_reads_cdk_out_not_the_stacks(path: Path) -> None:
 
 
 def test_pure_modules_import_neither_aws_cdk_nor_boto3() -> None:
-    for name in ("settings.py", "envelope.py"):
+    for name in ("settings.py", "envelope.py", "snippet.py"):
         assert not _forbidden(PACKAGE / name, ("aws_cdk", "constructs", "boto3", "botocore", "cdk_app"))
 
 
