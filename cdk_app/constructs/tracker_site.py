@@ -9,6 +9,7 @@ from aws_cdk import Duration, Stack, Token
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
@@ -47,15 +48,29 @@ class TrackerSite(Construct):
         certificate_arn: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.bucket = private_bucket(self, "Bucket", destroy_on_removal=destroy_on_removal, versioned=True)
+        self.bucket = self._bucket(destroy_on_removal=destroy_on_removal)
+        self.response_headers_policy = self._headers_policy(cors_origins)
+        self.distribution = self._distribution(price_class, domain_name, certificate_arn)
+        self.domain_name = domain_name or self.distribution.distribution_domain_name
+        self.loader_url = f"https://{self.domain_name}/{LOADER_KEY}"
+        self.snippet = snippet(dist_dir, self.loader_url)
+        self._acknowledge_distribution(custom_domain=domain_name is not None)
+        workers = self._publish(dist_dir, config)
+        self._acknowledge_deployment_handler(workers)
+
+    def _bucket(self, *, destroy_on_removal: bool) -> s3.Bucket:
+        bucket = private_bucket(self, "Bucket", destroy_on_removal=destroy_on_removal, versioned=True)
         acknowledge(
-            self.bucket.node.default_child,  # type: ignore[arg-type]
+            bucket.node.default_child,  # type: ignore[arg-type]
             "AwsSolutions-S1",
             "Holds only the public tracker build, written solely by CloudFormation deployments (recorded in "
             "CloudTrail) and read solely by CloudFront; access logs would record nothing an owner acts on.",
         )
+        return bucket
 
-        self.response_headers_policy = cloudfront.ResponseHeadersPolicy(
+    def _headers_policy(self, cors_origins: Sequence[str]) -> cloudfront.ResponseHeadersPolicy:
+        """CORS for the owner's sites, embeddable under COEP, nosniff, HSTS."""
+        return cloudfront.ResponseHeadersPolicy(
             self,
             "Headers",
             comment="PutOnly tracker: CORS for the owner's sites, embeddable under COEP, nosniff, HSTS",
@@ -84,10 +99,14 @@ class TrackerSite(Construct):
             ),
         )
 
+    def _distribution(
+        self, price_class: cloudfront.PriceClass, domain_name: str | None, certificate_arn: str | None
+    ) -> cloudfront.Distribution:
+        """HTTPS only, HTTP/2 and 3, compressed, reading the bucket through Origin Access Control."""
         certificate = (
             acm.Certificate.from_certificate_arn(self, "Certificate", certificate_arn) if certificate_arn else None
         )
-        self.distribution = cloudfront.Distribution(
+        return cloudfront.Distribution(
             self,
             "Distribution",
             comment="PutOnly tracker",
@@ -106,11 +125,9 @@ class TrackerSite(Construct):
             certificate=certificate,
             minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021 if certificate else None,
         )
-        self.domain_name = domain_name or self.distribution.distribution_domain_name
-        self.loader_url = f"https://{self.domain_name}/{LOADER_KEY}"
-        self.snippet = snippet(dist_dir, self.loader_url)
-        self._acknowledge_distribution(custom_domain=domain_name is not None)
 
+    def _publish(self, dist_dir: str, config: Mapping[str, Any]) -> s3deploy.BucketDeployment:
+        """Copies the build and config.json into the bucket; returns the workers' deployment."""
         # Hashed worker files first and never pruned: pages holding an older loader keep working.
         workers = s3deploy.BucketDeployment(
             self,
@@ -135,7 +152,7 @@ class TrackerSite(Construct):
         )
         # The loader names the new worker, so the worker must be in place before the loader changes.
         entry.node.add_dependency(workers)
-        self._acknowledge_deployment_handler(workers)
+        return workers
 
     def _acknowledge_distribution(self, *, custom_domain: bool) -> None:
         dist = self.distribution.node.default_child
