@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aws_cdk import Duration, Stack, Token
+from aws_cdk import DefaultStackSynthesizer, Duration, Stack, Token
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
@@ -25,6 +25,18 @@ WORKER_GLOB = "v1/worker.*"  # worker.<contenthash>.js and its source map
 SHORT_CACHE = "public, max-age=300"
 IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
 HSTS_SECONDS = 63_072_000  # two years
+BOOTSTRAP_QUALIFIER_CONTEXT = "@aws-cdk/core:bootstrapQualifier"
+
+
+def bootstrap_qualifier(stack: Stack) -> str:
+    """The qualifier of the CDK bootstrap the stack deploys with (cdk bootstrap --qualifier, or the default)."""
+    synthesizer = stack.synthesizer
+    qualifier = synthesizer.bootstrap_qualifier if isinstance(synthesizer, DefaultStackSynthesizer) else None
+    return str(
+        qualifier
+        or stack.node.try_get_context(BOOTSTRAP_QUALIFIER_CONTEXT)
+        or DefaultStackSynthesizer.DEFAULT_QUALIFIER
+    )
 
 
 class TrackerSite(Construct):
@@ -191,8 +203,11 @@ class TrackerSite(Construct):
             return placeholder if Token.is_unresolved(value) else value
 
         partition = literal(stack.partition, "<AWS::Partition>")
-        account = literal(stack.account, "<AWS::AccountId>")
-        region = literal(stack.region, "<AWS::Region>")
+        assets_bucket = (
+            DefaultStackSynthesizer.DEFAULT_FILE_ASSETS_BUCKET_NAME.replace("${Qualifier}", bootstrap_qualifier(stack))
+            .replace("${AWS::AccountId}", literal(stack.account, "<AWS::AccountId>"))
+            .replace("${AWS::Region}", literal(stack.region, "<AWS::Region>"))
+        )
         bucket_id = stack.get_logical_id(self.bucket.node.default_child)  # type: ignore[arg-type]
         role = deployment.handler_role.node.default_child
         policy = deployment.handler_role.node.find_child("DefaultPolicy").node.default_child
@@ -208,7 +223,7 @@ class TrackerSite(Construct):
             ("Action::s3:Abort*", why_copy + " (abort failed multipart uploads of tracker files)."),
             ("Action::s3:DeleteObject*", why_copy + " (replace objects; pruning is off, so old workers stay)."),
             (
-                f"Resource::arn:{partition}:s3:::cdk-hnb659fds-assets-{account}-{region}/*",
+                f"Resource::arn:{partition}:s3:::{assets_bucket}/*",
                 why_copy + " (assets are content-addressed objects under the bootstrap bucket).",
             ),
             (f"Resource::<{bucket_id}.Arn>/*", why_copy + " (it writes the tracker files, so objects of this bucket)."),
