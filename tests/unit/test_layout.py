@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -65,3 +67,42 @@ def test_operator_commands_start_without_aws_cdk_the_emulator_or_a_browser() -> 
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+# Packaging: a fresh clone's `make setup` installs every package and command, and README's paths run.
+
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+SCRIPTS: dict[str, str] = PYPROJECT["project"]["scripts"]
+README = (ROOT / "README.md").read_text()
+
+
+def test_every_package_and_its_data_is_packaged() -> None:
+    setuptools = PYPROJECT["tool"]["setuptools"]
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in PACKAGE.rglob("__init__.py")}
+    assert sorted(setuptools["packages"]) == sorted(found)
+    data = {
+        path
+        for package, patterns in setuptools["package-data"].items()
+        for pattern in patterns
+        for path in ROOT.joinpath(*package.split(".")).glob(pattern)
+    }
+    package_dirs = {ROOT.joinpath(*name.split(".")) for name in found}
+    files = {p for p in PACKAGE.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    modules = {p for p in files if p.suffix == ".py" and p.parent in package_dirs}
+    assert files - modules <= data, sorted(str(p.relative_to(ROOT)) for p in files - modules - data)
+
+
+@pytest.mark.parametrize("command", sorted(SCRIPTS))
+def test_installed_commands_start_and_are_documented(command: str) -> None:
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name(command)), "--help"], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"usage: {command}")
+    assert f"| `{command}`" in README
+
+
+@pytest.mark.parametrize("module", sorted(set(re.findall(r"(?<![\w/])cdk_app(?:\.\w+)+", README))))
+def test_readme_module_paths_run(module: str) -> None:
+    result = subprocess.run([sys.executable, "-m", module, "--help"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
