@@ -29,7 +29,7 @@ from cdk_app.tools.session import ToolError, one_line, session
 PROG = "putonly-export"
 LOOKBACK = timedelta(hours=1)
 COLUMNS = ("event_id", "time", "ts_ms", "topic", "subject", "identity", "envelope", "data")
-# What the export needs, and all that the analyst policy grants (tests/unit/test_export_access.py checks both).
+# What the export needs, and all that the analyst policy grants (tests/unit/tools/test_export.py checks both).
 REQUIRED_ACTIONS = ("dynamodb:DescribeTable", "dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchGetItem")
 
 
