@@ -20,10 +20,12 @@ from cdk_app.local.emulator import LocalAws, MotoServer, provision
 from cdk_app.local.serving import serve, serve_tracker
 from cdk_app.local.templates import limits_from_cdk_out
 from cdk_app.snippet import snippet
-from tests.helpers import CDK_OUT, DIST_DIR
+from tests.helpers import CDK_OUT, DIST_DIR, ROOT
 
-# The page every browser test loads: the built snippet (the one a site owner pastes) and nothing else.
-PAGE = '<!doctype html><meta charset="utf-8"><title>PutOnly test page</title>\n%s\n'
+# The page every browser test loads, ``PAGE % tracker_origin``: the snippet a site owner pastes and nothing else,
+# from its one source (web_assets/src/snippet.html).
+_SNIPPET = snippet(ROOT / "web_assets" / "src", "\0").replace("%", "%%").replace("\0", "%s/v1/putonly.js")
+PAGE = f'<!doctype html><meta charset="utf-8"><title>PutOnly test page</title>\n{_SNIPPET}\n'
 
 
 @pytest.fixture(scope="session")
@@ -50,7 +52,7 @@ def tracker_origin(aws: LocalAws) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def page_origin(tracker_origin: str, moto: MotoServer) -> Iterator[str]:
-    html = (PAGE % snippet(DIST_DIR, f"{tracker_origin}/v1/putonly.js")).encode()
+    html = (PAGE % tracker_origin).encode()
     stub = html.split(b"<script>")[1].split(b"</script>")[0]
     stub_hash = base64.b64encode(hashlib.sha256(stub).digest()).decode()
     # The README's policy: the tracker's origin for scripts and fetches, blob: workers, the AWS endpoints
