@@ -16,7 +16,7 @@ ARGS ?=
 VENV_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 WEB_STAMP := web_assets/node_modules/.installed
-WEB_SRC := $(wildcard web_assets/src/*.js) web_assets/build.mjs web_assets/package-lock.json
+WEB_SRC := $(wildcard web_assets/src/*) web_assets/build.mjs web_assets/package-lock.json
 
 .PHONY: help setup web synth demo bench smoke test lint format deploy diff destroy clean chromium
 
@@ -62,7 +62,7 @@ synth: setup ## synthesize the three stacks into cdk.out/ (ENV=dev|prod)
 	@ls cdk.out/*.template.json
 
 demo: synth ## run PutOnly locally (moto server, tracker, demo page); ARGS="--duration 30 --check" to verify
-	$(PY) -m cdk_app.demo $(ARGS)
+	$(PY) -m cdk_app.local.demo $(ARGS)
 
 BENCH_STAMP := bench/node_modules/.installed
 $(BENCH_STAMP): bench/package.json bench/package-lock.json $(VENV_STAMP)
@@ -74,7 +74,8 @@ bench: synth $(BENCH_STAMP) ## measure size, main-thread cost, requests/WRU, thr
 	$(PY) bench/run.py $(ARGS)
 
 smoke: setup ## guest flow + refusals against the deployed ENV stacks (ARGS=--local: against the local stack)
-	$(if $(findstring --local,$(ARGS)),$(MAKE) synth &&,) $(PY) -m cdk_app.smoke $(if $(findstring --local,$(ARGS)),,--stack-prefix PutOnly-$(ENV)) $(ARGS)
+	$(if $(findstring --local,$(ARGS)),$(MAKE) synth && $(PY) -m cdk_app.local.smoke $(filter-out --local,$(ARGS)),\
+	  $(PY) -m cdk_app.tools.smoke --stack-prefix PutOnly-$(ENV) $(ARGS))
 
 lint: setup ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check .

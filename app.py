@@ -10,7 +10,7 @@ from pathlib import Path
 
 import aws_cdk as cdk
 
-from cdk_app.nag import add_nag_checks
+from cdk_app.constructs.nag import add_nag_checks
 from cdk_app.settings import SETTING_KEYS, Settings, SettingsError, parse_settings
 from stacks.data_stack import DataStack
 from stacks.identity_stack import IdentityStack

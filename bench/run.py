@@ -27,16 +27,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cdk_app.local_gate import DynamoGate  # noqa: E402
-from cdk_app.local_stack import (  # noqa: E402
-    MotoServer,
-    launch_chromium,
-    limits_from_cdk_out,
-    local_config,
-    provision,
-    serve,
-    serve_tracker,
-)
+from cdk_app.local.browser import launch_chromium  # noqa: E402
+from cdk_app.local.config import local_config  # noqa: E402
+from cdk_app.local.emulator import MotoServer, provision  # noqa: E402
+from cdk_app.local.gate import DynamoGate  # noqa: E402
+from cdk_app.local.serving import serve, serve_tracker  # noqa: E402
+from cdk_app.local.templates import limits_from_cdk_out  # noqa: E402
+from cdk_app.snippet import snippet  # noqa: E402
 
 BENCH = ROOT / "bench"
 CDK_OUT = ROOT / "cdk.out"
@@ -105,8 +102,7 @@ THROUGHPUT = """async ([seconds, perTick]) => {
 
 
 VISIT_PAGE = """<!doctype html><meta charset="utf-8"><title>visit end bench</title>
-<script>window.putonly=window.putonly||{q:[],track:function(){this.q.push(["track",arguments,Date.now()])},consent:function(){this.q.push(["consent",arguments])},addEventListener:function(){this.q.push(["addEventListener",arguments])}};</script>
-<script async src="%(tracker)s/v1/putonly.js"></script>
+%(snippet)s
 <script>
   // A common site pattern: one last event from the site's own pagehide handler.
   addEventListener('pagehide', () => putonly.track('bench_leave', {left: true}, {subject: window.run || 'none'}));
@@ -162,7 +158,8 @@ def visit_end_benchmark(visits: int, events: int, gap_ms: int) -> dict[str, Any]
             browser = launch_chromium(p)
             for name, dist in builds.items():
                 tracker = serve_tracker(dist, CDK_OUT, config)
-                html = (VISIT_PAGE % {"tracker": f"http://127.0.0.1:{tracker.server_address[1]}"}).encode()
+                loader = f"http://127.0.0.1:{tracker.server_address[1]}/v1/putonly.js"
+                html = (VISIT_PAGE % {"snippet": snippet(ROOT / "web_assets" / "src", loader)}).encode()
 
                 class Page(SimpleHTTPRequestHandler):
                     def do_GET(self) -> None:

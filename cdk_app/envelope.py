@@ -1,32 +1,74 @@
-"""The envelope item: the only shape a guest may write into the events table.
+"""The envelope item: the only shape a guest may write into the events table. This module is its one source.
 
-Shared by the guest policy (its attribute allow-list), the tests and the export tooling, so the
-allow-list and the tracker can never silently disagree.
+The guest policy (its attribute allow-list), the table and its index, the Glue table, the smoke test and the
+exporters read these names; tests/unit/test_envelope.py proves that the tracker's ``toItem``
+(web_assets/src/envelope.js) writes exactly them, so the two cannot silently disagree.
 """
+
+from __future__ import annotations
 
 SCHEMA_VERSION = 1
 
 PARTITION_KEY = "pk"  # the Cognito identity id of the visitor
 SORT_KEY = "sk"  # "<ISO-8601 UTC ms time of the first event>#<envelope id>"
+TOPIC = "topic"
+SUBJECT = "subject"  # absent when the events have none
+EVENTS = "events"  # compact JSON: [[event id, ms after first_ts, data], ...]
+COUNT = "count"
+FIRST_TS = "first_ts"  # ms since the epoch
+LAST_TS = "last_ts"
+VERSION = "v"  # SCHEMA_VERSION
 GSI_NAME = "by_subject"
 GSI_PARTITION_KEY = "gsi1pk"  # "<topic>#<subject>"
 GSI_SORT_KEY = "gsi1sk"  # same value as sk
-TTL_ATTRIBUTE = "expires_at"
+TTL_ATTRIBUTE = "expires_at"  # epoch seconds; only when a retention is configured
+
+# What an envelope says, with each attribute's DynamoDB type; the index keys and the expiry derive from it.
+CONTENT = {
+    PARTITION_KEY: "S",
+    SORT_KEY: "S",
+    TOPIC: "S",
+    SUBJECT: "S",
+    EVENTS: "S",
+    COUNT: "N",
+    FIRST_TS: "N",
+    LAST_TS: "N",
+    VERSION: "N",
+}
+TYPES = {**CONTENT, GSI_PARTITION_KEY: "S", GSI_SORT_KEY: "S", TTL_ATTRIBUTE: "N"}
+ATTRIBUTES = tuple(TYPES)
 
 # Small attributes copied into the GSI so "how many plays of song 123 in November" needs no item reads.
-GSI_PROJECTED = ("topic", "subject", "count", "first_ts", "last_ts")
+GSI_PROJECTED = (TOPIC, SUBJECT, COUNT, FIRST_TS, LAST_TS)
 
-ATTRIBUTES = (
-    PARTITION_KEY,
-    SORT_KEY,
-    "topic",
-    "subject",
-    "events",
-    "count",
-    "first_ts",
-    "last_ts",
-    "v",
-    GSI_PARTITION_KEY,
-    GSI_SORT_KEY,
-    TTL_ATTRIBUTE,
-)
+
+def item(
+    *,
+    identity: str,
+    sk: str,
+    topic: str,
+    subject: str,
+    events: str,
+    count: int,
+    first_ts: int,
+    last_ts: int,
+    expires_at: int = 0,
+) -> dict[str, dict[str, str]]:
+    """An envelope item in DynamoDB JSON, as the tracker writes it: no subject or expiry attribute when unset."""
+    values: dict[str, str | int] = {
+        PARTITION_KEY: identity,
+        SORT_KEY: sk,
+        TOPIC: topic,
+        EVENTS: events,
+        COUNT: count,
+        FIRST_TS: first_ts,
+        LAST_TS: last_ts,
+        VERSION: SCHEMA_VERSION,
+        GSI_PARTITION_KEY: f"{topic}#{subject}",
+        GSI_SORT_KEY: sk,
+    }
+    if subject:
+        values[SUBJECT] = subject
+    if expires_at:
+        values[TTL_ATTRIBUTE] = expires_at
+    return {name: {TYPES[name]: str(value)} for name, value in values.items()}

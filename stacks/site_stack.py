@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnOutput, Fn, Stack
+from aws_cdk import CfnOutput, Stack
 from aws_cdk import aws_cloudfront as cloudfront
 from constructs import Construct
 
@@ -14,11 +14,6 @@ PRICE_CLASSES = {
     "PriceClass_200": cloudfront.PriceClass.PRICE_CLASS_200,
     "PriceClass_All": cloudfront.PriceClass.PRICE_CLASS_ALL,
 }
-
-
-def snippet(loader_url: str) -> str:
-    """The HTML a site owner pastes into every page (a CloudFormation token-safe string)."""
-    return Fn.join("", ['<script async src="', loader_url, '"></script>'])
 
 
 class SiteStack(Stack):
@@ -58,4 +53,4 @@ class SiteStack(Stack):
         self.bucket = site.bucket
         CfnOutput(self, "LoaderUrl", value=site.loader_url, description="The tracker script pages include")
         CfnOutput(self, "Region", value=settings.region, description="Region of the table and identity pool")
-        CfnOutput(self, "Snippet", value=snippet(site.loader_url), description="Paste into every page")
+        CfnOutput(self, "Snippet", value=site.snippet, description="Paste into every page")

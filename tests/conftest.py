@@ -1,38 +1,15 @@
-"""Shared fixtures. The CDK app is synthesized once per session, for three deployments side by side."""
+"""Shared fixtures. The CDK app is synthesized once per session, for three deployments side by side.
+
+Helpers that tests import (paths, template lookups) are in tests/helpers.py.
+"""
 
 from __future__ import annotations
 
-import json
-import re
-from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Any
+from dataclasses import replace
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-DIST_DIR = ROOT / "web_assets" / "dist"
-CERT_ARN = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
-
-
-def cdk_context() -> dict[str, Any]:
-    return json.loads((ROOT / "cdk.json").read_text())["context"]
-
-
-@dataclass(frozen=True)
-class Deployment:
-    """The synthesized templates of one environment (dev, prod, or dev with a custom domain and alarm email)."""
-
-    settings: Any
-    data: dict[str, Any]
-    identity: dict[str, Any]
-    site: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Synth:
-    outdir: Path
-    deployments: dict[str, Deployment]
+from tests.helpers import CERT_ARN, DIST_DIR, Deployment, Synth, cdk_context
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +17,7 @@ def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     import aws_cdk as cdk
 
     from app import compose
-    from cdk_app.nag import add_nag_checks
+    from cdk_app.constructs.nag import add_nag_checks
     from cdk_app.settings import parse_settings
 
     if not (DIST_DIR / "build.json").is_file():
@@ -89,21 +66,3 @@ def prod(synthesized: Synth) -> Deployment:
 @pytest.fixture(scope="session")
 def with_domain(synthesized: Synth) -> Deployment:
     return synthesized.deployments["domain"]
-
-
-_HASH = re.compile(r"[0-9a-f]{64}")
-
-
-def mask_asset_hashes(template: dict[str, Any]) -> dict[str, Any]:
-    """Asset hashes change with every tracker build; snapshots should show only real template changes."""
-    return json.loads(_HASH.sub("<asset-hash>", json.dumps(template)))
-
-
-def resources(template: dict[str, Any], type_: str) -> list[dict[str, Any]]:
-    return [r for r in template["Resources"].values() if r["Type"] == type_]
-
-
-def one(template: dict[str, Any], type_: str) -> dict[str, Any]:
-    found = resources(template, type_)
-    assert len(found) == 1, f"expected exactly one {type_}, found {len(found)}"
-    return found[0]

@@ -1,4 +1,5 @@
-// Builds the tracker into dist/v1: the content-hashed worker first, then the loader that names it.
+// Builds the tracker into dist/v1: the content-hashed worker first, then the loader that names it; and
+// dist/snippet.html, the page snippet (stub + async script tag) the Snippet output, README, demo and tests use.
 // Prints min and gzip sizes. Usage: node build.mjs
 import { build } from 'esbuild';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -8,6 +9,7 @@ import { gzipSync } from 'node:zlib';
 
 const root = dirname(fileURLToPath(import.meta.url));
 const out = join(root, 'dist', 'v1');
+const LOADER_URL = '__PUTONLY_LOADER_URL__'; // filled in with the loader's URL where the snippet is used
 const common = {
   bundle: true,
   minify: true,
@@ -45,4 +47,7 @@ for (const file of ['putonly.js', workerFile]) {
   sizes[file] = { min: bytes.length, gzip: gzipSync(bytes, { level: 9 }).length };
   console.log(`${file.padEnd(28)} ${String(bytes.length).padStart(7)} B min ${String(sizes[file].gzip).padStart(6)} B gzip -9`);
 }
+const snippet = readFileSync(join(root, 'src', 'snippet.html'), 'utf8');
+if (snippet.split(LOADER_URL).length !== 2) throw new Error(`src/snippet.html must name ${LOADER_URL} exactly once`);
+writeFileSync(join(root, 'dist', 'snippet.html'), snippet);
 writeFileSync(join(root, 'dist', 'build.json'), JSON.stringify({ worker: `v1/${workerFile}`, sizes }, null, 2) + '\n');

@@ -1,1 +1,4 @@
-"""Reusable units of PutOnly's infrastructure. They take typed keyword arguments and never read context."""
+"""Deploy time: PutOnly's infrastructure as constructs (aws_cdk only), with their nag acknowledgments.
+
+They take typed keyword arguments and never read context. A construct's Lambda code sits in a folder beside it.
+"""

@@ -1,6 +1,6 @@
 """The path for terabytes: point-in-time exports of the table to S3, read with Athena through Glue.
 
-``python -m cdk_app.bulk_export`` starts an export and points the Glue table at its data; the saved
+``python -m cdk_app.tools.bulk_export`` starts an export and points the Glue table at its data; the saved
 Athena query creates the ``events`` view that flattens envelopes into one row per event.
 """
 
@@ -12,8 +12,9 @@ from aws_cdk import aws_glue as glue
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from cdk_app import envelope
 from cdk_app.constructs.buckets import private_bucket
-from cdk_app.nag import acknowledge
+from cdk_app.constructs.nag import acknowledge
 
 EXPORT_PREFIX = "exports"
 RESULTS_PREFIX = "athena-results"
@@ -64,17 +65,8 @@ class AnalyticsExport(Construct):
                 name=self.database_name, description="PutOnly events exported from DynamoDB"
             ),
         )
-        columns = {
-            "pk": "s",
-            "sk": "s",
-            "topic": "s",
-            "subject": "s",
-            "events": "s",
-            "count": "n",
-            "first_ts": "n",
-            "last_ts": "n",
-            "v": "n",
-        }
+        # DynamoDB's export writes each item as {"Item": {name: {type: value}}}: the envelope's content as structs.
+        columns = {name: kind.lower() for name, kind in envelope.CONTENT.items()}
         item_type = "struct<" + ",".join(f"{name}:{_attribute(kind)}" for name, kind in columns.items()) + ">"
         self.table_name = ENVELOPES_TABLE
         table = glue.CfnTable(

@@ -7,7 +7,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from cdk_app import envelope
-from cdk_app.nag import acknowledge
+from cdk_app.constructs.nag import acknowledge
 
 # The visitor's own identity id, filled in by IAM at request time from the caller's credentials.
 CALLER_IDENTITY = "${cognito-identity.amazonaws.com:sub}"

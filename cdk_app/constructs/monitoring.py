@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy
@@ -17,15 +18,52 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from cdk_app.nag import acknowledge
+from cdk_app.constructs.nag import acknowledge
 
 # Alarm when a minute's writes reach this share of the cap (the cap is per second).
 CAP_WARNING_SHARE = 0.8
 MINUTE = Duration.minutes(1)
 
 
+@dataclass(frozen=True)
+class TableMetrics:
+    """The per-minute metrics the alarms and the dashboard watch."""
+
+    throttled: cloudwatch.Metric  # PutItem requests throttled (the write cap, or a hot partition)
+    system_errors: cloudwatch.Metric  # DynamoDB 5xx on PutItem
+    user_errors: cloudwatch.Metric  # 4xx in the account and region (DynamoDB reports no table dimension)
+    write_units: cloudwatch.Metric
+    envelopes: cloudwatch.Metric  # successful PutItem requests: one per envelope
+    events: cloudwatch.Metric  # PutOnly/Events, published by the event counter
+
+    @classmethod
+    def of(cls, table: dynamodb.Table) -> TableMetrics:
+        put_item = {"TableName": table.table_name, "Operation": "PutItem"}
+
+        def metric(name: str, dimensions: dict[str, str] | None = None, stat: str = "Sum") -> cloudwatch.Metric:
+            return table.metric(name, dimensions_map=dimensions, period=MINUTE, statistic=stat)
+
+        return cls(
+            throttled=metric("ThrottledRequests", put_item),
+            system_errors=metric("SystemErrors", put_item),
+            user_errors=table.metric_user_errors(period=MINUTE, statistic="Sum"),
+            write_units=metric("ConsumedWriteCapacityUnits"),
+            envelopes=metric("SuccessfulRequestLatency", put_item, stat="SampleCount"),
+            events=cloudwatch.Metric(
+                namespace="PutOnly",
+                metric_name="Events",
+                dimensions_map={"TableName": table.table_name},
+                period=MINUTE,
+                statistic="Sum",
+            ),
+        )
+
+
 class EventsMonitoring(Construct):
-    """Exposes ``alarms`` (name -> Alarm), ``dashboard`` and, with ``alarm_email``, the ``topic`` notified."""
+    """Alarms and a dashboard on the events table's metrics, and the counter that publishes events per minute.
+
+    Exposes ``alarms`` (name -> Alarm), ``dashboard``, ``event_counter`` and, with ``alarm_email``, the ``topic``.
+    """
 
     def __init__(
         self,
@@ -37,81 +75,78 @@ class EventsMonitoring(Construct):
         alarm_email: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        put_item = {"TableName": table.table_name, "Operation": "PutItem"}
+        metrics = TableMetrics.of(table)
+        self.event_counter = EventCounter(self, "EventCounter", table=table).function
+        self.alarms = self._alarms(metrics, write_cap_units)
+        self.topic = self._notify(alarm_email) if alarm_email else None
+        self.dashboard = self._dashboard(metrics, write_cap_units)
 
-        def metric(name: str, dimensions: dict[str, str] | None = None, stat: str = "Sum") -> cloudwatch.Metric:
-            return table.metric(name, dimensions_map=dimensions, period=MINUTE, statistic=stat)
-
-        throttled = metric("ThrottledRequests", put_item)
-        system_errors = metric("SystemErrors", put_item)
-        user_errors = table.metric_user_errors(period=MINUTE, statistic="Sum")
-        write_units = metric("ConsumedWriteCapacityUnits")
-        envelopes = metric("SuccessfulRequestLatency", put_item, stat="SampleCount")
-        counter = EventCounter(self, "EventCounter", table=table)
-        events = cloudwatch.Metric(
-            namespace="PutOnly",
-            metric_name="Events",
-            dimensions_map={"TableName": table.table_name},
-            period=MINUTE,
-            statistic="Sum",
+    def _alarm(self, name: str, metric: cloudwatch.IMetric, threshold: float, what: str) -> cloudwatch.Alarm:
+        """Two breaching minutes out of five."""
+        return cloudwatch.Alarm(
+            self,
+            name,
+            metric=metric,
+            threshold=threshold,
+            evaluation_periods=5,
+            datapoints_to_alarm=2,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            alarm_description=what,
         )
-        self.event_counter = counter.function
 
-        def alarm(name: str, metric: cloudwatch.IMetric, threshold: float, what: str) -> cloudwatch.Alarm:
-            return cloudwatch.Alarm(
-                self,
-                name,
-                metric=metric,
-                threshold=threshold,
-                evaluation_periods=5,
-                datapoints_to_alarm=2,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-                alarm_description=what,
-            )
-
+    def _alarms(self, metrics: TableMetrics, write_cap_units: int) -> dict[str, cloudwatch.Alarm]:
         cap_per_minute = write_cap_units * 60
-        self.alarms = {
-            "ThrottledWrites": alarm(
+        return {
+            "ThrottledWrites": self._alarm(
                 "ThrottledWrites",
-                throttled,
+                metrics.throttled,
                 1,
                 "PutItem requests throttled: writes reach writeCapUnits; browsers retry",
             ),
-            "SystemErrors": alarm("SystemErrors", system_errors, 1, "DynamoDB returned 5xx to PutItem; browsers retry"),
-            "UserErrors": alarm(
-                "UserErrors", user_errors, 50, "Many 4xx in this account and region: refused credentials or bad items"
+            "SystemErrors": self._alarm(
+                "SystemErrors", metrics.system_errors, 1, "DynamoDB returned 5xx to PutItem; browsers retry"
             ),
-            "WritesNearCap": alarm(
+            "UserErrors": self._alarm(
+                "UserErrors",
+                metrics.user_errors,
+                50,
+                "Many 4xx in this account and region: refused credentials or bad items",
+            ),
+            "WritesNearCap": self._alarm(
                 "WritesNearCap",
-                write_units,
+                metrics.write_units,
                 CAP_WARNING_SHARE * cap_per_minute,
                 f"Write units above {CAP_WARNING_SHARE:.0%} of the cap ({write_cap_units}/s): raise it or find abuse",
             ),
         }
-        self.topic: sns.Topic | None = None
-        if alarm_email:
-            self.topic = sns.Topic(
-                self,
-                "AlarmTopic",
-                display_name="PutOnly alarms",
-                enforce_ssl=True,
-                master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
-            )
-            self.topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
-            for each in self.alarms.values():
-                each.add_alarm_action(actions.SnsAction(self.topic))
 
-        self.dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.hours(6))
-        self.dashboard.add_widgets(
+    def _notify(self, alarm_email: str) -> sns.Topic:
+        """An encrypted, TLS-only topic that mails every alarm to ``alarm_email``."""
+        topic = sns.Topic(
+            self,
+            "AlarmTopic",
+            display_name="PutOnly alarms",
+            enforce_ssl=True,
+            master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
+        )
+        topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
+        for each in self.alarms.values():
+            each.add_alarm_action(actions.SnsAction(topic))
+        return topic
+
+    def _dashboard(self, metrics: TableMetrics, write_cap_units: int) -> cloudwatch.Dashboard:
+        cap_per_minute = write_cap_units * 60
+        dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.hours(6))
+        dashboard.add_widgets(
             cloudwatch.GraphWidget(
                 title="Events and envelopes stored per minute",
-                left=[events.with_(label="events"), envelopes.with_(label="envelopes (PutItem)")],
+                left=[metrics.events.with_(label="events"), metrics.envelopes.with_(label="envelopes (PutItem)")],
                 width=12,
             ),
             cloudwatch.GraphWidget(
                 title="Write units per minute",
-                left=[write_units],
+                left=[metrics.write_units],
                 left_annotations=[
                     cloudwatch.HorizontalAnnotation(value=cap_per_minute, label="cap"),
                     cloudwatch.HorizontalAnnotation(value=CAP_WARNING_SHARE * cap_per_minute, label="alarm"),
@@ -121,14 +156,15 @@ class EventsMonitoring(Construct):
             cloudwatch.GraphWidget(
                 title="Errors per minute",
                 left=[
-                    throttled.with_(label="throttled PutItem"),
-                    system_errors.with_(label="DynamoDB 5xx on PutItem"),
-                    user_errors.with_(label="4xx (account and region)"),
+                    metrics.throttled.with_(label="throttled PutItem"),
+                    metrics.system_errors.with_(label="DynamoDB 5xx on PutItem"),
+                    metrics.user_errors.with_(label="4xx (account and region)"),
                 ],
                 width=12,
             ),
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms.values()), width=12),
         )
+        return dashboard
 
 
 class EventCounter(Construct):
@@ -148,7 +184,8 @@ class EventCounter(Construct):
             description="PutOnly: counts stored events from the table's stream (PutOnly/Events metric)",
             runtime=lambda_.Runtime.PYTHON_3_14,
             handler="index.handler",
-            code=lambda_.Code.from_asset(str(Path(__file__).resolve().parent.parent / "event_counter")),
+            # Beside this file; bytecode a local import left there stays out of the deployed zip.
+            code=lambda_.Code.from_asset(str(Path(__file__).parent / "event_counter"), exclude=["__pycache__"]),
             environment={"TABLE_NAME": table.table_name},
             memory_size=128,
             timeout=Duration.seconds(30),

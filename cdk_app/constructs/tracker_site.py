@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aws_cdk import Duration, Stack, Token
+from aws_cdk import DefaultStackSynthesizer, Duration, Stack, Token
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
 
 from cdk_app.constructs.buckets import private_bucket
-from cdk_app.nag import acknowledge
+from cdk_app.constructs.nag import acknowledge
+from cdk_app.snippet import SNIPPET_FILE, snippet
 
 LOADER_KEY = "v1/putonly.js"
 CONFIG_KEY = "v1/config.json"
@@ -23,12 +25,25 @@ WORKER_GLOB = "v1/worker.*"  # worker.<contenthash>.js and its source map
 SHORT_CACHE = "public, max-age=300"
 IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
 HSTS_SECONDS = 63_072_000  # two years
+BOOTSTRAP_QUALIFIER_CONTEXT = "@aws-cdk/core:bootstrapQualifier"
+
+
+def bootstrap_qualifier(stack: Stack) -> str:
+    """The qualifier of the CDK bootstrap the stack deploys with (cdk bootstrap --qualifier, or the default)."""
+    synthesizer = stack.synthesizer
+    qualifier = synthesizer.bootstrap_qualifier if isinstance(synthesizer, DefaultStackSynthesizer) else None
+    return str(
+        qualifier
+        or stack.node.try_get_context(BOOTSTRAP_QUALIFIER_CONTEXT)
+        or DefaultStackSynthesizer.DEFAULT_QUALIFIER
+    )
 
 
 class TrackerSite(Construct):
     """Publishes ``dist_dir`` plus a deploy-time ``config.json`` through CloudFront.
 
-    Exposes ``bucket``, ``distribution``, ``response_headers_policy``, ``domain_name`` and ``loader_url``.
+    Exposes ``bucket``, ``distribution``, ``response_headers_policy``, ``domain_name``, ``loader_url`` and
+    ``snippet`` (the HTML to paste into a page, from the build's snippet.html).
     """
 
     def __init__(
@@ -45,15 +60,29 @@ class TrackerSite(Construct):
         certificate_arn: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.bucket = private_bucket(self, "Bucket", destroy_on_removal=destroy_on_removal, versioned=True)
+        self.bucket = self._bucket(destroy_on_removal=destroy_on_removal)
+        self.response_headers_policy = self._headers_policy(cors_origins)
+        self.distribution = self._distribution(price_class, domain_name, certificate_arn)
+        self.domain_name = domain_name or self.distribution.distribution_domain_name
+        self.loader_url = f"https://{self.domain_name}/{LOADER_KEY}"
+        self.snippet = snippet(dist_dir, self.loader_url)
+        self._acknowledge_distribution(custom_domain=domain_name is not None)
+        workers = self._publish(dist_dir, config)
+        self._acknowledge_deployment_handler(workers)
+
+    def _bucket(self, *, destroy_on_removal: bool) -> s3.Bucket:
+        bucket = private_bucket(self, "Bucket", destroy_on_removal=destroy_on_removal, versioned=True)
         acknowledge(
-            self.bucket.node.default_child,  # type: ignore[arg-type]
+            bucket.node.default_child,  # type: ignore[arg-type]
             "AwsSolutions-S1",
             "Holds only the public tracker build, written solely by CloudFormation deployments (recorded in "
             "CloudTrail) and read solely by CloudFront; access logs would record nothing an owner acts on.",
         )
+        return bucket
 
-        self.response_headers_policy = cloudfront.ResponseHeadersPolicy(
+    def _headers_policy(self, cors_origins: Sequence[str]) -> cloudfront.ResponseHeadersPolicy:
+        """CORS for the owner's sites, embeddable under COEP, nosniff, HSTS."""
+        return cloudfront.ResponseHeadersPolicy(
             self,
             "Headers",
             comment="PutOnly tracker: CORS for the owner's sites, embeddable under COEP, nosniff, HSTS",
@@ -82,10 +111,14 @@ class TrackerSite(Construct):
             ),
         )
 
+    def _distribution(
+        self, price_class: cloudfront.PriceClass, domain_name: str | None, certificate_arn: str | None
+    ) -> cloudfront.Distribution:
+        """HTTPS only, HTTP/2 and 3, compressed, reading the bucket through Origin Access Control."""
         certificate = (
             acm.Certificate.from_certificate_arn(self, "Certificate", certificate_arn) if certificate_arn else None
         )
-        self.distribution = cloudfront.Distribution(
+        return cloudfront.Distribution(
             self,
             "Distribution",
             comment="PutOnly tracker",
@@ -104,10 +137,9 @@ class TrackerSite(Construct):
             certificate=certificate,
             minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021 if certificate else None,
         )
-        self.domain_name = domain_name or self.distribution.distribution_domain_name
-        self.loader_url = f"https://{self.domain_name}/{LOADER_KEY}"
-        self._acknowledge_distribution(custom_domain=domain_name is not None)
 
+    def _publish(self, dist_dir: str, config: Mapping[str, Any]) -> s3deploy.BucketDeployment:
+        """Copies the build and config.json into the bucket; returns the workers' deployment."""
         # Hashed worker files first and never pruned: pages holding an older loader keep working.
         workers = s3deploy.BucketDeployment(
             self,
@@ -124,7 +156,7 @@ class TrackerSite(Construct):
             "DeployLoader",
             destination_bucket=self.bucket,
             sources=[s3deploy.Source.asset(dist_dir), s3deploy.Source.json_data(CONFIG_KEY, dict(config))],
-            exclude=[WORKER_GLOB, "build.json"],
+            exclude=[WORKER_GLOB, "build.json", SNIPPET_FILE],
             cache_control=[s3deploy.CacheControl.from_string(SHORT_CACHE)],
             prune=False,
             distribution=self.distribution,
@@ -132,7 +164,7 @@ class TrackerSite(Construct):
         )
         # The loader names the new worker, so the worker must be in place before the loader changes.
         entry.node.add_dependency(workers)
-        self._acknowledge_deployment_handler(workers)
+        return workers
 
     def _acknowledge_distribution(self, *, custom_domain: bool) -> None:
         dist = self.distribution.node.default_child
@@ -171,8 +203,11 @@ class TrackerSite(Construct):
             return placeholder if Token.is_unresolved(value) else value
 
         partition = literal(stack.partition, "<AWS::Partition>")
-        account = literal(stack.account, "<AWS::AccountId>")
-        region = literal(stack.region, "<AWS::Region>")
+        assets_bucket = (
+            DefaultStackSynthesizer.DEFAULT_FILE_ASSETS_BUCKET_NAME.replace("${Qualifier}", bootstrap_qualifier(stack))
+            .replace("${AWS::AccountId}", literal(stack.account, "<AWS::AccountId>"))
+            .replace("${AWS::Region}", literal(stack.region, "<AWS::Region>"))
+        )
         bucket_id = stack.get_logical_id(self.bucket.node.default_child)  # type: ignore[arg-type]
         role = deployment.handler_role.node.default_child
         policy = deployment.handler_role.node.find_child("DefaultPolicy").node.default_child
@@ -188,7 +223,7 @@ class TrackerSite(Construct):
             ("Action::s3:Abort*", why_copy + " (abort failed multipart uploads of tracker files)."),
             ("Action::s3:DeleteObject*", why_copy + " (replace objects; pruning is off, so old workers stay)."),
             (
-                f"Resource::arn:{partition}:s3:::cdk-hnb659fds-assets-{account}-{region}/*",
+                f"Resource::arn:{partition}:s3:::{assets_bucket}/*",
                 why_copy + " (assets are content-addressed objects under the bootstrap bucket).",
             ),
             (f"Resource::<{bucket_id}.Arn>/*", why_copy + " (it writes the tracker files, so objects of this bucket)."),

@@ -1,10 +1,12 @@
-"""Browser end-to-end fixtures: moto server, the tracker and the page on three loopback origins, Chromium."""
+"""Browser end-to-end fixtures: moto server, the tracker and the page on three loopback origins, Chromium.
+
+Helpers that tests import (stored_events, open_page, wait_stored, ...) are in tests/helpers.py.
+"""
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
@@ -12,26 +14,18 @@ from typing import Any
 
 import pytest
 
-from cdk_app.local_stack import (
-    CHROMIUM,
-    LocalAws,
-    MotoServer,
-    launch_chromium,
-    limits_from_cdk_out,
-    local_config,
-    provision,
-    serve,
-    serve_tracker,
-)
-from tests.conftest import DIST_DIR, ROOT
+from cdk_app.local.browser import CHROMIUM, launch_chromium
+from cdk_app.local.config import local_config
+from cdk_app.local.emulator import LocalAws, MotoServer, provision
+from cdk_app.local.serving import serve, serve_tracker
+from cdk_app.local.templates import limits_from_cdk_out
+from cdk_app.snippet import snippet
+from tests.helpers import CDK_OUT, DIST_DIR, ROOT
 
-CDK_OUT = ROOT / "cdk.out"
-
-
-PAGE = """<!doctype html><meta charset="utf-8"><title>PutOnly test page</title>
-<script>window.putonly=window.putonly||{q:[],track:function(){this.q.push(["track",arguments,Date.now()])},consent:function(){this.q.push(["consent",arguments])},addEventListener:function(){this.q.push(["addEventListener",arguments])}};</script>
-<script async src="%s/v1/putonly.js"></script>
-"""
+# The page every browser test loads, ``PAGE % tracker_origin``: the snippet a site owner pastes and nothing else,
+# from its one source (web_assets/src/snippet.html).
+_SNIPPET = snippet(ROOT / "web_assets" / "src", "\0").replace("%", "%%").replace("\0", "%s/v1/putonly.js")
+PAGE = f'<!doctype html><meta charset="utf-8"><title>PutOnly test page</title>\n{_SNIPPET}\n'
 
 
 @pytest.fixture(scope="session")
@@ -103,25 +97,3 @@ def context(browser: Any) -> Iterator[Any]:
     ctx = browser.new_context()
     yield ctx
     ctx.close()
-
-
-def stored_events(aws: LocalAws, moto: MotoServer) -> list[dict[str, Any]]:
-    """Every event in the table, flattened from its envelope."""
-    ddb = moto.client("dynamodb")
-    events = []
-    for page in ddb.get_paginator("scan").paginate(TableName=aws.table_name):
-        for item in page["Items"]:
-            first = int(item["first_ts"]["N"])
-            for event_id, dt, data in json.loads(item["events"]["S"]):
-                events.append(
-                    {
-                        "id": event_id,
-                        "ts": first + dt,
-                        "data": data,
-                        "topic": item["topic"]["S"],
-                        "subject": item.get("subject", {}).get("S", ""),
-                        "pk": item["pk"]["S"],
-                        "envelope": item["sk"]["S"],
-                    }
-                )
-    return events

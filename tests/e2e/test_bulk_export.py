@@ -8,10 +8,8 @@ import subprocess
 import sys
 from typing import Any
 
-from cdk_app.local_stack import LocalAws, MotoServer
-from tests.conftest import ROOT, Deployment, one
-from tests.e2e.test_delivery import open_page
-from tests.e2e.test_export import ENV
+from cdk_app.local.emulator import LocalAws, MotoServer
+from tests.helpers import ENV, ROOT, Deployment, one, open_page
 
 
 def test_export_lands_in_s3_and_glue_reads_it(
@@ -32,7 +30,8 @@ def test_export_lands_in_s3_and_glue_reads_it(
     s3 = moto.client("s3")
     s3.create_bucket(Bucket="putonly-exports")
 
-    command = [sys.executable, "-m", "cdk_app.bulk_export", "--table", aws.table_name, "--bucket", "putonly-exports"]
+    command = [sys.executable, "-m", "cdk_app.tools.bulk_export"]
+    command += ["--table", aws.table_name, "--bucket", "putonly-exports"]
     command += ["--endpoint-url", aws.endpoint, "--poll-seconds", "0.2", "--timeout", "60"]
     result = subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
@@ -62,7 +61,8 @@ def test_export_lands_in_s3_and_glue_reads_it(
 
 
 def test_bad_bucket_is_one_line(aws: LocalAws) -> None:
-    command = [sys.executable, "-m", "cdk_app.bulk_export", "--table", aws.table_name, "--bucket", "no-such-bucket"]
+    command = [sys.executable, "-m", "cdk_app.tools.bulk_export"]
+    command += ["--table", aws.table_name, "--bucket", "no-such-bucket"]
     command += ["--endpoint-url", aws.endpoint, "--poll-seconds", "0.2", "--timeout", "30"]
     result = subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 1

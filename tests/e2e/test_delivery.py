@@ -7,17 +7,8 @@ import time
 from collections import Counter
 from typing import Any
 
-from cdk_app.local_stack import LocalAws, MotoServer
-from tests.e2e.conftest import stored_events
-
-READY = "() => window.putonly && window.putonly.version === 1"
-
-
-def open_page(context: Any, page_origin: str) -> Any:
-    page = context.new_page()
-    page.goto(page_origin + "/")
-    page.wait_for_function(READY)
-    return page
+from cdk_app.local.emulator import LocalAws, MotoServer
+from tests.helpers import READY, open_page, stored_events
 
 
 def test_burst_over_three_subjects_is_stored_exactly_once(

@@ -13,14 +13,14 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 ARTIFACTS = ROOT / "test-artifacts"
 
 
 def demo(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "cdk_app.demo", *args],
+        [sys.executable, "-m", "cdk_app.local.demo", *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -104,8 +104,7 @@ def test_page_shows_stored_events_and_ctrl_c_stops_everything(browser: Any) -> N
     ],
 )
 def test_bad_flags_are_named(args: list[str], message: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "cdk_app.demo", *args], cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
-    )
+    command = [sys.executable, "-m", "cdk_app.local.demo", *args]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2
     assert message in result.stderr

@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-import time
-from collections import Counter
 from typing import Any
 
-from cdk_app.local_stack import LocalAws, MotoServer
-from tests.e2e.conftest import stored_events
-from tests.e2e.test_delivery import open_page
-
-TRACK = """async ([topic, n]) => {
-    const ids = [];
-    for (let i = 0; i < n; i++) ids.push(putonly.track(topic, {i}, {subject: 's' + (i % 2)}));
-    await new Promise((r) => setTimeout(r, 300));  // the worker stores them in its outbox
-    return ids;
-}"""
-
+from cdk_app.local.emulator import LocalAws, MotoServer
+from tests.helpers import TRACK, PutGate, open_page, wait_stored
 
 OWNERS = """async () => {
     const request = (r) => new Promise((ok, fail) => { r.onsuccess = () => ok(r.result); r.onerror = fail; });
@@ -26,36 +15,6 @@ OWNERS = """async () => {
     db.close();
     return [...new Set(records.map((r) => r.owner))];
 }"""
-
-
-class PutGate:
-    """A context route that holds PutItem back (aborted, or written with the response lost) while closed."""
-
-    def __init__(self, mode: str = "abort") -> None:
-        self.closed = True
-        self.mode = mode
-        self.blocked = 0
-
-    def __call__(self, route: Any) -> None:
-        if self.closed and "PutItem" in (route.request.headers.get("x-amz-target") or ""):
-            self.blocked += 1
-            if self.mode == "lost":
-                route.fetch()
-            route.abort()
-        else:
-            route.continue_()
-
-
-def wait_stored(
-    page: Any, ids: list[str], aws: LocalAws, moto: MotoServer, topic: str, timeout: float = 45
-) -> Counter[str]:
-    """Polls the table. Waits with the page's timer: the sync API runs route handlers only inside its calls."""
-    deadline = time.monotonic() + timeout
-    while True:
-        counts = Counter(e["id"] for e in stored_events(aws, moto) if e["topic"] == topic)
-        if set(ids) <= set(counts) or time.monotonic() > deadline:
-            return counts
-        page.wait_for_timeout(500)
 
 
 def test_reload_mid_stream_with_lost_responses(context: Any, page_origin: str, aws: LocalAws, moto: MotoServer) -> None:

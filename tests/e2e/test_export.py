@@ -14,20 +14,13 @@ from typing import Any
 
 import pytest
 
-from cdk_app.local_stack import LocalAws, MotoServer
-from tests.conftest import ROOT
-from tests.e2e.test_delivery import open_page
-
-ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_REGION": "us-east-1",
-    "PATH": "/usr/bin:/bin",
-}
+from cdk_app.local.emulator import LocalAws, MotoServer
+from tests.helpers import ENV, ROOT, open_page
 
 
 def export(aws: LocalAws, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "cdk_app.export", "--table", aws.table_name, "--endpoint-url", aws.endpoint, *args]
+    command = [sys.executable, "-m", "cdk_app.tools.export"]
+    command += ["--table", aws.table_name, "--endpoint-url", aws.endpoint, *args]
     result = subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=120, check=False)
     if check:
         assert result.returncode == 0, result.stderr
@@ -133,7 +126,8 @@ def test_resume_after_an_interruption(aws: LocalAws, moto: MotoServer, tmp_path:
         "--checkpoint",
         str(checkpoint),
     ]
-    command = [sys.executable, "-m", "cdk_app.export", "--table", aws.table_name, "--endpoint-url", aws.endpoint, *args]
+    command = [sys.executable, "-m", "cdk_app.tools.export"]
+    command += ["--table", aws.table_name, "--endpoint-url", aws.endpoint, *args]
     proc = subprocess.Popen(command, cwd=ROOT, env=ENV, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not checkpoint.exists() and time.monotonic() < deadline:
@@ -175,7 +169,8 @@ def test_bad_input_is_one_clear_line(aws: LocalAws, args: list[str], code: int, 
 
 def test_missing_credentials_are_one_line(aws: LocalAws) -> None:
     """(moto accepts any key, so credentials AWS refuses can only be checked against real AWS.)"""
-    command = [sys.executable, "-m", "cdk_app.export", "--table", aws.table_name, "--all", "--region", "us-east-1"]
+    command = [sys.executable, "-m", "cdk_app.tools.export"]
+    command += ["--table", aws.table_name, "--all", "--region", "us-east-1"]
     env = {"PATH": "/usr/bin:/bin", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
            "AWS_EC2_METADATA_DISABLED": "true"}  # fmt: skip
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)

@@ -10,9 +10,8 @@ from typing import Any
 
 import pytest
 
-from cdk_app.local_stack import LocalAws, MotoServer
-from tests.e2e.conftest import stored_events
-from tests.e2e.test_delivery import open_page
+from cdk_app.local.emulator import LocalAws, MotoServer
+from tests.helpers import open_page, stored_events
 
 TRACK_300 = """async (topic) => {
     const ids = [];

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cdk_app.local_stack import LocalAws, MotoServer
-from tests.e2e.conftest import stored_events
-from tests.e2e.test_delivery import READY, open_page
+from cdk_app.local.emulator import LocalAws, MotoServer
+from tests.helpers import READY, open_page, stored_events
 
 IDENTITY = """async () => {
     const request = (r) => new Promise((ok, fail) => { r.onsuccess = () => ok(r.result); r.onerror = fail; });

@@ -6,18 +6,17 @@ import json
 import subprocess
 import sys
 
-from cdk_app.local_stack import LocalAws, MotoServer
-from tests.conftest import ROOT
-from tests.e2e.test_export import ENV
+from cdk_app.local.emulator import LocalAws, MotoServer
+from tests.helpers import ENV, ROOT
 
 
-def smoke(*args: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "cdk_app.smoke", *args]
+def smoke(*args: str, module: str = "cdk_app.tools.smoke") -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", module, *args]
     return subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_local_run_puts_and_says_what_the_emulator_cannot_refuse() -> None:
-    result = smoke("--local")
+    result = smoke(module="cdk_app.local.smoke")
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
     assert any(line.startswith("PutItem into its own partition") and line.endswith("PASS") for line in lines)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from cdk_app.local_stack import LocalAws, MotoServer
-from tests.e2e.conftest import stored_events
-from tests.e2e.test_delivery import open_page
+from cdk_app.local.emulator import LocalAws, MotoServer
+from tests.helpers import open_page, stored_events
 
 # track() returns null once this tab has heard that consent was withdrawn (a probe event otherwise).
 CONSENT_OFF_HERE = """() => new Promise((resolve) => {

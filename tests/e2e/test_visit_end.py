@@ -18,21 +18,14 @@ from typing import Any
 
 import pytest
 
-from cdk_app.local_gate import DynamoGate
-from cdk_app.local_stack import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    LocalAws,
-    MotoServer,
-    limits_from_cdk_out,
-    local_config,
-    serve,
-    serve_tracker,
-)
-from tests.conftest import DIST_DIR
-from tests.e2e.conftest import CDK_OUT, PAGE, stored_events
-
-READY = "() => window.putonly && window.putonly.version === 1"
+from cdk_app.local.browser import CHROMIUM, CHROMIUM_ARGS
+from cdk_app.local.config import local_config
+from cdk_app.local.emulator import LocalAws, MotoServer
+from cdk_app.local.gate import DynamoGate
+from cdk_app.local.serving import serve, serve_tracker
+from cdk_app.local.templates import limits_from_cdk_out
+from tests.e2e.conftest import PAGE
+from tests.helpers import CDK_OUT, DIST_DIR, READY, stored_events
 
 # Tracks ``n`` events ``gap`` ms apart (the 2015 shape is one a second), then waits ``after`` ms.
 TRACK_PACED = """async ([topic, n, gap, after]) => {

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import ROOT, Synth
+from tests.helpers import ROOT, Synth
 
 
 def test_cfn_lint_is_clean(synthesized: Synth) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from cdk_app.settings import SettingsError, parse_settings
-from tests.conftest import CERT_ARN, ROOT, cdk_context
+from tests.helpers import CERT_ARN, ROOT, cdk_context
 
 ENVIRONMENTS = cdk_context()["putonly:environments"]
 

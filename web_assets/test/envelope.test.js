@@ -21,10 +21,9 @@ test('an envelope says topic, subject and times once, and each event as [id, dt,
   assert.equal(envelope.expiresAt, 0);
 });
 
-test('the item has exactly the envelope attributes the guest policy allows', () => {
-  const allowed = ['pk', 'sk', 'topic', 'subject', 'events', 'count', 'first_ts', 'last_ts', 'v', 'gsi1pk', 'gsi1sk', 'expires_at'];
+// Its attribute names are checked against the one source, cdk_app/envelope.py, by tests/unit/test_envelope.py.
+test('the item carries the identity, the index keys and the expiry', () => {
   const item = toItem(seal([play(0)], { ...limits, retentionDays: 30 }), 'us-east-1:abc');
-  assert.deepEqual(Object.keys(item).sort(), [...allowed].sort());
   assert.equal(item.pk.S, 'us-east-1:abc');
   assert.equal(item.gsi1pk.S, 'song_player#song-123');
   assert.equal(item.gsi1sk.S, item.sk.S);

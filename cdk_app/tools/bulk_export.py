@@ -9,19 +9,15 @@ Needs ``analyticsExport: true`` in the deployed settings. boto3 only; standard c
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from typing import Any
 
-import boto3
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError
+
+from cdk_app.tools.session import ToolError, one_line, session
 
 PROG = "putonly-bulk-export"
-
-
-class BulkExportError(Exception):
-    """A one-line, user-facing error."""
 
 
 def data_location(s3: Any, bucket: str, prefix: str, export: dict[str, Any]) -> str:
@@ -36,7 +32,7 @@ def data_location(s3: Any, bucket: str, prefix: str, export: dict[str, Any]) -> 
             if "/data/" in obj["Key"] and (newest is None or obj["LastModified"] > newest["LastModified"]):
                 newest = obj
     if newest is None:
-        raise BulkExportError(f"the export finished but no data file is under s3://{bucket}/{prefix}/AWSDynamoDB/")
+        raise ToolError(f"the export finished but no data file is under s3://{bucket}/{prefix}/AWSDynamoDB/")
     return f"s3://{bucket}/{newest['Key'].rsplit('/', 1)[0]}/"
 
 
@@ -50,12 +46,10 @@ def point_glue_table(glue: Any, database: str, table: str, location: str) -> Non
 
 
 def run(args: argparse.Namespace) -> int:
-    session = boto3.Session(profile_name=args.profile, region_name=args.region or os.environ.get("AWS_REGION"))
-    if session.region_name is None:
-        raise BulkExportError("no region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION")
-    ddb = session.client("dynamodb", endpoint_url=args.endpoint_url)
-    s3 = session.client("s3", endpoint_url=args.endpoint_url)
-    glue = session.client("glue", endpoint_url=args.endpoint_url)
+    aws = session(args.profile, args.region)
+    ddb = aws.client("dynamodb", endpoint_url=args.endpoint_url)
+    s3 = aws.client("s3", endpoint_url=args.endpoint_url)
+    glue = aws.client("glue", endpoint_url=args.endpoint_url)
     table_arn = ddb.describe_table(TableName=args.table)["Table"]["TableArn"]
     export = ddb.export_table_to_point_in_time(
         TableArn=table_arn, S3Bucket=args.bucket, S3Prefix=args.prefix, ExportFormat="DYNAMODB_JSON"
@@ -64,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     while export["ExportStatus"] == "IN_PROGRESS":
         if time.monotonic() - started > args.timeout:
-            raise BulkExportError(
+            raise ToolError(
                 f"still running after {args.timeout:g} s; follow it with "
                 f"aws dynamodb describe-export --export-arn {export['ExportArn']}"
             )
@@ -77,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         )
     if export["ExportStatus"] != "COMPLETED":
         failure = f"{export.get('FailureCode', '')} {export.get('FailureMessage', '')}".strip()
-        raise BulkExportError(f"export {export['ExportStatus']}: {failure}")
+        raise ToolError(f"export {export['ExportStatus']}: {failure}")
     location = data_location(s3, args.bucket, args.prefix, export)
     point_glue_table(glue, args.database, args.glue_table, location)
     print(f"{PROG}: {args.database}.{args.glue_table} now reads {location}", file=sys.stderr)
@@ -104,17 +98,10 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--timeout and --poll-seconds must be positive")
     try:
         return run(args)
-    except BulkExportError as err:
+    except ToolError as err:
         print(f"{PROG}: {err}", file=sys.stderr)
-    except NoCredentialsError:
-        print(
-            f"{PROG}: no AWS credentials found: use --profile or another source of the standard chain", file=sys.stderr
-        )
-    except ClientError as err:
-        error = err.response["Error"]
-        print(f"{PROG}: {error['Code']}: {error.get('Message', '')}", file=sys.stderr)
-    except BotoCoreError as err:
-        print(f"{PROG}: {err}", file=sys.stderr)
+    except (ClientError, BotoCoreError) as err:
+        print(f"{PROG}: {one_line(err)}", file=sys.stderr)
     return 1
 
 

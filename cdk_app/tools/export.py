@@ -21,20 +21,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-import boto3
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from cdk_app import envelope
+from cdk_app.tools.session import ToolError, one_line, session
 
 PROG = "putonly-export"
 LOOKBACK = timedelta(hours=1)
 COLUMNS = ("event_id", "time", "ts_ms", "topic", "subject", "identity", "envelope", "data")
-# What the export needs, and all that the analyst policy grants (tests/unit/test_export_access.py checks both).
+# What the export needs, and all that the analyst policy grants (tests/unit/tools/test_export.py checks both).
 REQUIRED_ACTIONS = ("dynamodb:DescribeTable", "dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchGetItem")
-
-
-class ExportError(Exception):
-    """A one-line, user-facing error."""
 
 
 def parse_time(value: str, *, flag: str) -> str:
@@ -66,7 +62,7 @@ class Checkpoint:
             return cls(path, selection)
         saved = json.loads(path.read_text())
         if saved.get("selection") != selection:
-            raise ExportError(
+            raise ToolError(
                 f"checkpoint {path} belongs to another export ({saved.get('selection')}); delete it or use another"
             )
         return cls(path, selection, saved["segments"], saved["rows"])
@@ -100,19 +96,19 @@ class Writer:
 
 def flatten(item: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per event of an envelope item (DynamoDB JSON)."""
-    first = int(item["first_ts"]["N"])
+    first = int(item[envelope.FIRST_TS]["N"])
     rows = []
-    for event_id, offset, data in json.loads(item["events"]["S"]):
+    for event_id, offset, data in json.loads(item[envelope.EVENTS]["S"]):
         ts = first + int(offset)
         rows.append(
             {
                 "event_id": event_id,
                 "time": datetime.fromtimestamp(ts / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
                 "ts_ms": ts,
-                "topic": item["topic"]["S"],
-                "subject": item.get("subject", {}).get("S", ""),
-                "identity": item["pk"]["S"],
-                "envelope": item["sk"]["S"],
+                "topic": item[envelope.TOPIC]["S"],
+                "subject": item.get(envelope.SUBJECT, {}).get("S", ""),
+                "identity": item[envelope.PARTITION_KEY]["S"],
+                "envelope": item[envelope.SORT_KEY]["S"],
                 "data": data,
             }
         )
@@ -191,17 +187,10 @@ class Exporter:
 
 
 def build_client(args: argparse.Namespace) -> Any:
-    session = boto3.Session(profile_name=args.profile, region_name=args.region or os.environ.get("AWS_REGION"))
-    if session.region_name is None:
-        raise ExportError(
-            "no region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION (or one in your AWS profile)"
-        )
-    return session.client("dynamodb", endpoint_url=args.endpoint_url)
+    return session(args.profile, args.region).client("dynamodb", endpoint_url=args.endpoint_url)
 
 
 def describe_error(err: Exception, table: str, client: Any) -> str:
-    if isinstance(err, NoCredentialsError):
-        return "no AWS credentials found: use --profile, environment variables or another source of the standard chain"
     if isinstance(err, ClientError):
         code = err.response["Error"]["Code"]
         message = err.response["Error"].get("Message", "")
@@ -215,9 +204,8 @@ def describe_error(err: Exception, table: str, client: Any) -> str:
             "AccessDeniedException",
         ):
             return f"AWS refused the credentials ({code}): {message}"
-        return f"{code}: {message}"
-    if isinstance(err, BotoCoreError):
-        return str(err)
+    if isinstance(err, ClientError | BotoCoreError):  # missing credentials too
+        return one_line(err)
     return f"{type(err).__name__}: {err}"
 
 
@@ -231,7 +219,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         client.describe_table(TableName=args.table)
     except Exception as err:
-        raise ExportError(describe_error(err, args.table, client)) from None
+        raise ToolError(describe_error(err, args.table, client)) from None
 
     fmt = args.format or ("csv" if args.output and args.output.suffix == ".csv" else "jsonl")
     out: IO[str] = (
@@ -269,7 +257,7 @@ def run(args: argparse.Namespace) -> int:
                 stop.set()  # Ctrl-C or a failed segment: the others stop after their current page
                 raise
     except (ClientError, BotoCoreError) as err:
-        raise ExportError(describe_error(err, args.table, client) + _resume_hint(args)) from None
+        raise ToolError(describe_error(err, args.table, client) + _resume_hint(args)) from None
     finally:
         progress.close()
         if out is not sys.stdout:
@@ -350,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
     try:
         return run(args)
-    except ExportError as err:
+    except ToolError as err:
         print(f"{PROG}: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

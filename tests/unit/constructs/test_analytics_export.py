@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import Deployment, one, resources
+from tests.helpers import Deployment, one, resources
 
 
 def _props(template: dict[str, Any], type_: str) -> dict[str, Any]:

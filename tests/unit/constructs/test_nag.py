@@ -9,9 +9,9 @@ import pytest
 from aws_cdk import aws_s3 as s3
 
 from app import compose
-from cdk_app.nag import add_nag_checks
+from cdk_app.constructs.nag import add_nag_checks
 from cdk_app.settings import parse_settings
-from tests.conftest import Deployment, cdk_context
+from tests.helpers import Deployment, cdk_context
 
 
 def test_unacknowledged_finding_makes_synth_fail(tmp_path_factory: pytest.TempPathFactory) -> None:

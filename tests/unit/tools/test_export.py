@@ -7,8 +7,8 @@ import subprocess
 import sys
 from typing import Any
 
-from cdk_app.export import REQUIRED_ACTIONS
-from tests.conftest import ROOT, Deployment, one
+from cdk_app.tools.export import REQUIRED_ACTIONS
+from tests.helpers import ROOT, Deployment, one
 
 OPERATIONS = {"describe_table": "DescribeTable", "query": "Query", "scan": "Scan", "batch_get_item": "BatchGetItem"}
 
@@ -19,7 +19,7 @@ def _analyst_actions(template: dict[str, Any]) -> set[str]:
 
 
 def test_every_call_the_cli_makes_is_a_required_action() -> None:
-    source = (ROOT / "cdk_app" / "export.py").read_text()
+    source = (ROOT / "cdk_app" / "tools" / "export.py").read_text()
     calls = set(re.findall(r"client\.(\w+)\(", source)) | set(re.findall(r"self\.client\.(\w+)\b", source))
     assert calls <= set(OPERATIONS), calls - set(OPERATIONS)
     assert {f"dynamodb:{OPERATIONS[c]}" for c in calls} <= set(REQUIRED_ACTIONS)
@@ -32,6 +32,6 @@ def test_analyst_policy_allows_what_the_cli_needs_and_no_write(dev: Deployment) 
 
 
 def test_cli_does_not_import_aws_cdk() -> None:
-    code = "import sys, cdk_app.export; print('aws_cdk' in sys.modules, 'jsii' in sys.modules)"
+    code = "import sys, cdk_app.tools.export; print('aws_cdk' in sys.modules, 'jsii' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False False"

@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_cdk.assertions import Template
-from syrupy.extensions.json import JSONSnapshotExtension
+import aws_cdk as cdk
+import pytest
 
-from tests.conftest import CERT_ARN, Deployment, Synth, mask_asset_hashes, one, resources
-
-
-def test_snapshot(dev: Deployment, snapshot: Any) -> None:
-    assert mask_asset_hashes(dev.site) == snapshot.use_extension(JSONSnapshotExtension)
+from app import compose
+from cdk_app.constructs.nag import add_nag_checks
+from cdk_app.settings import parse_settings
+from tests.helpers import CERT_ARN, Deployment, Synth, cdk_context, one, resources
 
 
 def _bucket_id(template: dict[str, Any]) -> str:
@@ -153,8 +152,19 @@ def test_config_json_carries_pool_table_region_and_limits(dev: Deployment, synth
     }
 
 
-def test_outputs_loader_url_snippet_and_region(dev: Deployment) -> None:
-    outputs = Template.from_json(dev.site).find_outputs("*")
-    assert {"LoaderUrl", "Snippet", "Region"} <= set(outputs)
-    snippet = json.dumps(outputs["Snippet"]["Value"])
-    assert "<script" in snippet and "/v1/putonly.js" in snippet
+def test_deploy_handler_acknowledgments_follow_the_bootstrap_qualifier(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """An account bootstrapped with its own qualifier: synth passes nag without a code change."""
+    context = {**cdk_context(), "@aws-cdk/core:bootstrapQualifier": "owner123"}
+    app = cdk.App(outdir=str(tmp_path_factory.mktemp("qualifier")), context=context)
+    stacks = compose(app, parse_settings("dev", context["putonly:environments"]))
+    add_nag_checks(app)
+    site = app.synth().get_stack_by_name(stacks.site.stack_name).template  # an open finding would raise here
+    acknowledged = [
+        rule["id"]
+        for resource in site["Resources"].values()
+        for rule in resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", [])
+    ]
+    assert "AwsSolutions-IAM5[Resource::arn:aws:s3:::cdk-owner123-assets-<AWS::AccountId>-us-east-1/*]" in acknowledged
+    assert not [rule for rule in acknowledged if "hnb659fds" in rule]

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
-from cdk_app.local_stack import free_port
+from cdk_app.local.serving import free_port
 
 
 class DynamoGate:

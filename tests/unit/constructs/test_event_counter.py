@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from cdk_app.event_counter.index import count_events, handler, metric_line
+from cdk_app.constructs.event_counter.index import count_events, handler, metric_line
 
 
 def record(name: str, count: int) -> dict[str, Any]:

@@ -1,18 +1,13 @@
-"""The events table: keys, cost cap, recovery, retention, and the analysts' read-only policy."""
+"""The events table: keys, cost cap, recovery, retention, the by_subject index and the analysts' read-only policy."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from aws_cdk.assertions import Template
-from syrupy.extensions.json import JSONSnapshotExtension
 
 from cdk_app import envelope
-from tests.conftest import Deployment, mask_asset_hashes, one, resources
-
-
-def test_snapshot(dev: Deployment, snapshot: Any) -> None:
-    assert mask_asset_hashes(dev.data) == snapshot.use_extension(JSONSnapshotExtension)
+from tests.helpers import Deployment, one
 
 
 def test_table_keys_are_visitor_identity_and_time(dev: Deployment) -> None:
@@ -100,42 +95,3 @@ def test_analyst_policy_grants_no_write(dev: Deployment) -> None:
     for statement in _analyst_statements(dev.data):
         for action in statement["Action"]:
             assert not any(word in action for word in writes), action
-
-
-def test_only_the_table_the_analyst_policy_and_monitoring(dev: Deployment) -> None:
-    assert {r["Type"] for r in dev.data["Resources"].values()} - {"AWS::CDK::Metadata"} == {
-        "AWS::DynamoDB::Table",
-        "AWS::IAM::ManagedPolicy",
-        "AWS::CloudWatch::Alarm",
-        "AWS::CloudWatch::Dashboard",
-        # the event counter: a function reading the table's stream
-        "AWS::Lambda::Function",
-        "AWS::Lambda::EventSourceMapping",
-        "AWS::Logs::LogGroup",
-        "AWS::IAM::Role",
-        "AWS::IAM::Policy",
-    }
-
-
-def test_event_counter_only_reads_the_stream_and_writes_its_logs(dev: Deployment) -> None:
-    (policy,) = resources(dev.data, "AWS::IAM::Policy")
-    actions = {
-        a
-        for s in policy["Properties"]["PolicyDocument"]["Statement"]
-        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
-    }
-    assert actions == {
-        "logs:CreateLogStream", "logs:PutLogEvents",
-        "dynamodb:ListStreams", "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
-    }  # fmt: skip
-    table = one(dev.data, "AWS::DynamoDB::Table")["Properties"]
-    assert table["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
-    mapping = one(dev.data, "AWS::Lambda::EventSourceMapping")["Properties"]
-    assert mapping["StartingPosition"] == "LATEST" and mapping["MaximumRetryAttempts"] == 2
-    role = one(dev.data, "AWS::IAM::Role")["Properties"]
-    assert "ManagedPolicyArns" not in role
-
-
-def test_outputs_table_name_and_analyst_policy(dev: Deployment) -> None:
-    outputs = Template.from_json(dev.data).find_outputs("*")
-    assert {"TableName", "AnalystPolicyArn"} <= set(outputs)

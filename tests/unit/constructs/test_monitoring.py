@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.conftest import Deployment, one, resources
+from tests.helpers import Deployment, one, resources
 
 
 def _alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -59,3 +59,22 @@ def test_dashboard_shows_events_envelopes_write_units_errors_and_alarms(dev: Dep
     for metric in ("SuccessfulRequestLatency", "ConsumedWriteCapacityUnits", "ThrottledRequests", "SystemErrors"):
         assert metric in body
     assert "DashboardName" in dev.data["Outputs"]
+
+
+def test_event_counter_only_reads_the_stream_and_writes_its_logs(dev: Deployment) -> None:
+    (policy,) = resources(dev.data, "AWS::IAM::Policy")
+    actions = {
+        a
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert actions == {
+        "logs:CreateLogStream", "logs:PutLogEvents",
+        "dynamodb:ListStreams", "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+    }  # fmt: skip
+    table = one(dev.data, "AWS::DynamoDB::Table")["Properties"]
+    assert table["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
+    mapping = one(dev.data, "AWS::Lambda::EventSourceMapping")["Properties"]
+    assert mapping["StartingPosition"] == "LATEST" and mapping["MaximumRetryAttempts"] == 2
+    role = one(dev.data, "AWS::IAM::Role")["Properties"]
+    assert "ManagedPolicyArns" not in role

@@ -2,8 +2,7 @@
 
 Against a deployed stack (outputs read from CloudFormation, standard credential chain) every refusal must
 be a refusal; it exits non-zero on any surprise and deletes what it wrote with the operator's credentials.
-With ``--local`` it runs the same flow against the local stack, which cannot enforce IAM: it says which
-refusals the emulator did not enforce (those are proven on the synthesized policy in tests/unit).
+The same flow runs against the local stack with ``python -m cdk_app.local.smoke`` (``make smoke ARGS=--local``).
 """
 
 from __future__ import annotations
@@ -11,19 +10,20 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import sys
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import boto3
 from botocore import UNSIGNED
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError
+
+from cdk_app import envelope
+from cdk_app.tools.session import ToolError, one_line, session
 
 PROG = "putonly-smoke"
 REFUSED = ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation", "UnrecognizedClientException")
@@ -75,24 +75,15 @@ def deployed_target(session: Any, prefix: str, endpoint_url: str | None) -> Targ
     )
 
 
-def envelope(identity: str, **extra: Any) -> dict[str, Any]:
-    """A valid one-event envelope item (the shape the tracker writes)."""
+def one_event(identity: str, **extra: Any) -> dict[str, Any]:
+    """A valid one-event envelope item (the shape the tracker writes), plus ``extra`` attributes."""
     now = int(time.time() * 1000)
     sk = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(now / 1000)) + f"#smoke{uuid.uuid4().hex[:11]}"
-    item = {
-        "pk": {"S": identity},
-        "sk": {"S": sk},
-        "topic": {"S": "putonly_smoke"},
-        "events": {"S": json.dumps([[f"smoke{uuid.uuid4().hex[:11]}", 0, {"smoke": True}]])},
-        "count": {"N": "1"},
-        "first_ts": {"N": str(now)},
-        "last_ts": {"N": str(now)},
-        "v": {"N": "1"},
-        "gsi1pk": {"S": "putonly_smoke#"},
-        "gsi1sk": {"S": sk},
-    }
-    item.update(extra)
-    return item
+    events = json.dumps([[f"smoke{uuid.uuid4().hex[:11]}", 0, {"smoke": True}]])
+    item = envelope.item(
+        identity=identity, sk=sk, topic="putonly_smoke", subject="", events=events, count=1, first_ts=now, last_ts=now
+    )
+    return {**item, **extra}
 
 
 def run_checks(target: Target, operator: Any) -> tuple[list[Outcome], list[dict[str, Any]]]:
@@ -113,12 +104,12 @@ def run_checks(target: Target, operator: Any) -> tuple[list[Outcome], list[dict[
         aws_session_token=creds["SessionToken"],
     )
     table = target.table
-    own = envelope(identity)
-    other = envelope("us-east-1:00000000-0000-0000-0000-000000000000")
+    own = one_event(identity)
+    other = one_event("us-east-1:00000000-0000-0000-0000-000000000000")
     written: list[dict[str, Any]] = []
 
     def key(item: dict[str, Any]) -> dict[str, Any]:
-        return {"pk": item["pk"], "sk": item["sk"]}
+        return {name: item[name] for name in (envelope.PARTITION_KEY, envelope.SORT_KEY)}
 
     def put(item: dict[str, Any], **kwargs: Any) -> Any:
         written.append(key(item))
@@ -131,17 +122,18 @@ def run_checks(target: Target, operator: Any) -> tuple[list[Outcome], list[dict[
     checks: list[tuple[str, str, Callable[[], Any]]] = [
         ("PutItem into its own partition", "allowed", lambda: put(own)),
         ("PutItem into another partition", "refused", lambda: put(other)),
-        ("PutItem with ReturnValues=ALL_OLD", "refused", lambda: put(envelope(identity), ReturnValues="ALL_OLD")),
+        ("PutItem with ReturnValues=ALL_OLD", "refused", lambda: put(one_event(identity), ReturnValues="ALL_OLD")),
         ("PutItem with an attribute outside the allow-list", "refused",
-            lambda: put(envelope(identity, evil={"S": "x"}))),
+            lambda: put(one_event(identity, evil={"S": "x"}))),
         ("GetItem", "refused", lambda: guest.get_item(TableName=table, Key=key(own))),
         ("Query its own partition", "refused", lambda: guest.query(
-            TableName=table, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": identity}})),
+            TableName=table, KeyConditionExpression=f"{envelope.PARTITION_KEY} = :p",
+            ExpressionAttributeValues={":p": {"S": identity}})),
         ("Scan", "refused", lambda: guest.scan(TableName=table, Limit=1)),
         ("UpdateItem", "refused", lambda: guest.update_item(
-            TableName=table, Key=key(own), UpdateExpression="SET v = :v",
+            TableName=table, Key=key(own), UpdateExpression=f"SET {envelope.VERSION} = :v",
             ExpressionAttributeValues={":v": {"N": "2"}})),
-        ("BatchWriteItem", "refused", lambda: batch_put(envelope(identity))),
+        ("BatchWriteItem", "refused", lambda: batch_put(one_event(identity))),
         ("DeleteItem", "refused", lambda: guest.delete_item(TableName=table, Key=key(own))),
     ]  # fmt: skip
     results = []
@@ -181,46 +173,27 @@ def report(results: list[Outcome], local: bool) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0] if __doc__ else None)
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--stack-prefix", default="PutOnly-dev", help="deployed stacks' prefix (default PutOnly-dev)")
-    where.add_argument("--local", action="store_true", help="run against the local stack (from cdk.out/) instead")
+    p = argparse.ArgumentParser(
+        prog=PROG,
+        description=__doc__.splitlines()[0] if __doc__ else None,
+        epilog="Against the local stack instead: make smoke ARGS=--local (python -m cdk_app.local.smoke).",
+    )
+    p.add_argument("--stack-prefix", default="PutOnly-dev", help="deployed stacks' prefix (default PutOnly-dev)")
     p.add_argument("--profile", help="AWS profile for reading outputs and cleaning up")
     p.add_argument("--region", help="AWS region of the stacks")
     p.add_argument("--endpoint-url", help="another AWS endpoint (a local emulator)")
     args = p.parse_args(argv)
     try:
-        if args.local:
-            from cdk_app.local_stack import FAKE_CREDENTIALS, MotoServer, provision
-
-            cdk_out = Path(__file__).resolve().parent.parent / "cdk.out"
-            if not (cdk_out / "manifest.json").is_file():
-                p.error("cdk.out/ is missing: run `make synth` first")
-            moto = MotoServer().start()
-            try:
-                aws = provision(moto, cdk_out)
-                target = Target(
-                    FAKE_CREDENTIALS["region_name"], aws.table_name, aws.identity_pool_id, aws.endpoint, local=True
-                )
-                results, _ = run_checks(target, moto.client("dynamodb"))
-            finally:
-                moto.stop()
-        else:
-            session = boto3.Session(profile_name=args.profile, region_name=args.region or os.environ.get("AWS_REGION"))
-            if session.region_name is None:
-                p.error("no region: pass --region (ARGS=--region ... with make) or set AWS_REGION / AWS_DEFAULT_REGION")
-            target = deployed_target(session, args.stack_prefix, args.endpoint_url)
-            operator = session.client("dynamodb", region_name=target.region, endpoint_url=args.endpoint_url)
-            results, _ = run_checks(target, operator)
-    except NoCredentialsError:
-        print(
-            f"{PROG}: no AWS credentials found: use --profile or another source of the standard chain", file=sys.stderr
-        )
-        return 2
+        aws = session(args.profile, args.region)
+        target = deployed_target(aws, args.stack_prefix, args.endpoint_url)
+        operator = aws.client("dynamodb", region_name=target.region, endpoint_url=args.endpoint_url)
+        results, _ = run_checks(target, operator)
+    except ToolError as err:
+        p.error(f'{err}; with make: ARGS="--region ..."')
     except (ClientError, BotoCoreError) as err:
-        print(f"{PROG}: {err}", file=sys.stderr)
+        print(f"{PROG}: {one_line(err)}", file=sys.stderr)
         return 2
-    return report(results, local=args.local)
+    return report(results, local=False)
 
 
 if __name__ == "__main__":

@@ -18,18 +18,15 @@ from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
-from cdk_app.local_stack import (
-    LocalAws,
-    MotoServer,
-    launch_chromium,
-    limits_from_cdk_out,
-    local_config,
-    provision,
-    serve,
-    serve_tracker,
-)
+from cdk_app import envelope
+from cdk_app.local.browser import launch_chromium
+from cdk_app.local.config import local_config
+from cdk_app.local.emulator import LocalAws, MotoServer, provision
+from cdk_app.local.serving import serve, serve_tracker
+from cdk_app.local.templates import limits_from_cdk_out
+from cdk_app.snippet import snippet
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PAGE = Path(__file__).with_name("demo_page.html")
 # Deployed, an envelope waits up to 30 s for more events (fewer, fuller writes); a person watching the demo
 # should see plays land within a few seconds, so its local config.json says 2 s unless told otherwise.
@@ -44,19 +41,19 @@ def scan(moto: MotoServer, aws: LocalAws) -> list[dict[str, Any]]:
         for item in page["Items"]:
             envelopes.append(
                 {
-                    "pk": item["pk"]["S"],
-                    "sk": item["sk"]["S"],
-                    "topic": item["topic"]["S"],
-                    "subject": item.get("subject", {}).get("S", ""),
-                    "count": int(item["count"]["N"]),
-                    "ids": [event[0] for event in json.loads(item["events"]["S"])],
+                    "pk": item[envelope.PARTITION_KEY]["S"],
+                    "sk": item[envelope.SORT_KEY]["S"],
+                    "topic": item[envelope.TOPIC]["S"],
+                    "subject": item.get(envelope.SUBJECT, {}).get("S", ""),
+                    "count": int(item[envelope.COUNT]["N"]),
+                    "ids": [event[0] for event in json.loads(item[envelope.EVENTS]["S"])],
                 }
             )
     return sorted(envelopes, key=lambda e: e["sk"], reverse=True)
 
 
-def demo_server(moto: MotoServer, aws: LocalAws, tracker_origin: str, max_delay: int) -> Any:
-    html = PAGE.read_text().replace("__TRACKER__", tracker_origin).replace("__MAX_DELAY__", str(max_delay)).encode()
+def demo_server(moto: MotoServer, aws: LocalAws, page_snippet: str, max_delay: int) -> Any:
+    html = PAGE.read_text().replace("__SNIPPET__", page_snippet).replace("__MAX_DELAY__", str(max_delay)).encode()
 
     class Demo(SimpleHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -159,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         tracker = serve_tracker(dist, args.cdk_out, local_config(aws, limits))
         servers.append(tracker)
         tracker_origin = f"http://127.0.0.1:{tracker.server_address[1]}"
-        page = demo_server(moto, aws, tracker_origin, args.max_delay)
+        page = demo_server(moto, aws, snippet(dist, f"{tracker_origin}/v1/putonly.js"), args.max_delay)
         servers.append(page)
         page_url = f"http://localhost:{page.server_address[1]}/"
         print(f"local AWS (moto server)  {moto.endpoint}   table {aws.table_name}, pool {aws.identity_pool_id}")

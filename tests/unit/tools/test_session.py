@@ -1,0 +1,29 @@
+"""The session and one-line errors the putonly-* commands share."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+
+from cdk_app.tools.session import NO_CREDENTIALS, NO_REGION, ToolError, one_line, session
+
+
+def test_region_comes_from_the_flag_then_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    assert session(None, "us-east-2").region_name == "us-east-2"
+    assert session(None, None).region_name == "eu-west-1"
+    monkeypatch.delenv("AWS_REGION")
+    with pytest.raises(ToolError, match=re.escape(NO_REGION)):
+        session(None, None)
+
+
+def test_errors_are_one_line() -> None:
+    refused = ClientError({"Error": {"Code": "AccessDeniedException", "Message": "not you"}}, "PutItem")
+    assert one_line(refused) == "AccessDeniedException: not you"
+    assert one_line(NoCredentialsError()) == NO_CREDENTIALS
+    unreachable = one_line(EndpointConnectionError(endpoint_url="http://127.0.0.1:1"))
+    assert "\n" not in unreachable and "127.0.0.1:1" in unreachable
