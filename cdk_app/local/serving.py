@@ -77,11 +77,16 @@ def serve(directory: Path, handler: type[SimpleHTTPRequestHandler] = SimpleHTTPR
     return server
 
 
-def serve_tracker(dist: Path, cdk_out: Path, config: dict[str, Any]) -> ThreadingHTTPServer:
-    """Serves the built tracker with CloudFront's headers and a local config.json."""
-    handler = type(
-        "TrackerHandler",
-        (_TrackerHandler,),
-        {"policy": headers_policy(cdk_out), "config": json.dumps(config).encode()},
-    )
+def serve_tracker(
+    dist: Path, cdk_out: Path, config: dict[str, Any], *, cors_origins: list[str] | None = None
+) -> ThreadingHTTPServer:
+    """Serves the built tracker with CloudFront's headers and a local config.json.
+
+    ``cors_origins`` replaces the synthesized policy's allowed origins (as a ``corsOrigins`` setting would).
+    """
+    policy = headers_policy(cdk_out)
+    if cors_origins is not None:
+        policy = {**policy, "CorsConfig": {**policy["CorsConfig"]}}
+        policy["CorsConfig"]["AccessControlAllowOrigins"] = {"Items": cors_origins}
+    handler = type("TrackerHandler", (_TrackerHandler,), {"policy": policy, "config": json.dumps(config).encode()})
     return serve(dist, handler)

@@ -83,25 +83,27 @@ export function seal(events, limits, id = newId()) {
 
 /**
  * The DynamoDB item for ``envelope`` in ``identityId``'s partition: the same bytes on every retry.
+ * ``skew``: ms to add to the device's times (server clock minus device clock, once known).
  * @param {Envelope} envelope
  * @param {string} identityId
  */
-export function toItem(envelope, identityId) {
+export function toItem(envelope, identityId, skew = 0) {
+  const sk = skew ? `${new Date(envelope.first + skew).toISOString()}#${envelope.id}` : envelope.sk;
   /** @type {Record<string, {S: string} | {N: string}>} */
   const item = {
     pk: { S: identityId },
-    sk: { S: envelope.sk },
+    sk: { S: sk },
     topic: { S: envelope.topic },
     events: { S: envelope.events },
     count: { N: String(envelope.count) },
-    first_ts: { N: String(envelope.first) },
-    last_ts: { N: String(envelope.last) },
+    first_ts: { N: String(envelope.first + skew) },
+    last_ts: { N: String(envelope.last + skew) },
     v: { N: String(SCHEMA_VERSION) },
     gsi1pk: { S: `${envelope.topic}#${envelope.subject}` },
-    gsi1sk: { S: envelope.sk },
+    gsi1sk: { S: sk },
   };
   if (envelope.subject) item.subject = { S: envelope.subject };
-  if (envelope.expiresAt) item.expires_at = { N: String(envelope.expiresAt) };
+  if (envelope.expiresAt) item.expires_at = { N: String(envelope.expiresAt + Math.round(skew / 1000)) };
   return item;
 }
 

@@ -26,6 +26,8 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
   }
 
   const api = /** @type {EventTarget & Record<string, any>} */ (new EventTarget());
+  /** Whole ms since the epoch. A page may have replaced Date.now (fractional or NaN): then performance's clock. */
+  const now = (t = Date.now()) => Math.floor(t > 0 ? t : performance.timeOrigin + performance.now());
   let maxEventBytes = DEFAULT_MAX_EVENT_BYTES;
   let consented = true;
   /** consent() calls the worker has not answered yet: until it has, the page's own choice stands. */
@@ -60,7 +62,7 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
    * @param {unknown} data any JSON value (plain objects, arrays, strings, finite numbers, booleans, null)
    * @param {{subject?: string | number}} [options] what it happened to, e.g. {subject: "song-123"}
    */
-  api.track = (topic, data, options, ts = Date.now()) => {
+  api.track = (topic, data, options, ts = now()) => {
     checkTopic(topic);
     if (options !== undefined && (!options || typeof options !== 'object' || Array.isArray(options))) {
       fail(TypeError, 'options must be an object: {subject}');
@@ -69,7 +71,13 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
     const subject = checkSubject(options && options.subject);
     const { json, bytes } = serializeData(data, maxEventBytes);
     if (!consented || dead) return null;
-    const id = newId();
+    let id;
+    try {
+      id = newId();
+    } catch (err) {
+      die(/** @type {Error} */ (err).message);
+      return null;
+    }
     if (!outgoing) queueMicrotask(send);
     outgoing += `${id}\t${ts}\t${topic}\t${subject}\t${bytes}\t${json}\n`;
     return id;
@@ -100,10 +108,10 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
     if (detail.message) console.warn(detail.message);
   };
 
-  /** The worker failed after it was created: say so once, then refuse. @param {string} reason */
+  /** The worker failed after it was created, or the page broke what tracking needs: say so once, then refuse. @param {string} reason */
   const die = (reason) => {
     if (dead) return;
-    dead = cannotStart(reason);
+    dead = reason.startsWith('putonly:') ? reason : cannotStart(reason);
     emit('error', { ids: [], message: dead });
     for (const waiter of waiting.values()) waiter.reject(new Error(dead));
     waiting.clear();
@@ -169,7 +177,7 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
   // Calls made through the snippet's stub before this script loaded, in order, with their own times.
   for (const [name, args, ts] of (stub && stub.q) || []) {
     try {
-      name === 'track' ? api.track(args[0], args[1], args[2], ts) : api[name](...args);
+      name === 'track' ? api.track(args[0], args[1], args[2], now(ts)) : api[name](...args);
     } catch (err) {
       emit('error', { ids: [], message: /** @type {Error} */ (err).message });
     }

@@ -22,8 +22,21 @@ export function checkTopic(topic) {
   return topic;
 }
 
+// UTF-16 code units JSON.stringify escapes in a string: quote, backslash, controls, and lone surrogates.
+const LONE = '[\\ud800-\\udbff](?![\\udc00-\\udfff])|(?<![\\ud800-\\udbff])[\\udc00-\\udfff]';
+const ESCAPE = new RegExp(`["\\\\\\u0000-\\u001f]|${LONE}`, 'g');
+const SHORT = /** @type {Record<string, string>} */ ({ '"': '\\"', '\\': '\\\\', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t' });
+
+// eslint-disable-next-line no-control-regex
+const PLAIN = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
+
+/** A string as JSON text, byte for byte as a clean realm's JSON.stringify writes it. @param {string} text */
+export const quote = (text) =>
+  PLAIN.test(text) ? `"${text}"` : `"${text.replace(ESCAPE, (c) => SHORT[c] || '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'))}"`;
+
 /**
  * A subject is what the event is about (a song id, a page path). Optional; strings or safe integers.
+ * It goes into a key, so it must be valid UTF-8: no lone surrogates.
  * @param {unknown} subject
  * @returns {string}
  */
@@ -33,24 +46,80 @@ export function checkSubject(subject) {
   if (typeof subject !== 'string') fail(TypeError, `subject must be a string or a safe integer, got ${typeof subject}`);
   if (!subject || subject.length > SUBJECT_MAX) fail(RangeError, `subject must be 1 to ${SUBJECT_MAX} characters, got ${subject.length}`);
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(subject)) fail(TypeError, 'subject must not contain control characters');
+  if (/[\u0000-\u001f\u007f]/.test(subject) || new RegExp(LONE).test(subject)) fail(TypeError, 'subject must not contain control characters or lone surrogates');
   return subject;
 }
 
 /**
- * Serializes ``data`` to JSON, refusing anything JSON would silently change: undefined, functions,
- * symbols, BigInt, NaN/Infinity, cycles, and objects that are not plain (Date, Map, class instances).
+ * Serializes ``data`` to JSON in one pass that reads each value once (a getter or a Proxy trap runs once), so
+ * what is checked is what is stored. It writes what a clean realm's JSON.stringify writes for plain data, and
+ * trusts none of the page's globals for it (a page may have wrapped JSON.stringify or added toJSON methods to
+ * prototypes: they are not used). Refused, naming where: undefined (also array holes), functions, symbols,
+ * BigInt, NaN/Infinity, cycles, nesting deeper than 32 levels, objects that are not plain (Date, Map, class
+ * instances; plain objects from other frames are fine), objects with their own toJSON, and values whose
+ * reading throws.
  * @param {unknown} data
  * @param {number} maxBytes
  * @returns {{json: string, bytes: number}}
  */
 export function serializeData(data, maxBytes = DEFAULT_MAX_EVENT_BYTES) {
   if (data === undefined) fail(TypeError, 'data is undefined; pass null or an object');
-  walk(data, 'data', [], 0);
-  const json = JSON.stringify(data);
+  keys.length = seen.length = 0;
+  const json = write(data);
   const bytes = utf8Length(json);
   if (bytes > maxBytes) fail(RangeError, `data is ${bytes} bytes as JSON; the limit is ${maxBytes}`);
   return { json, bytes };
+}
+
+/** Keys from ``data`` to the value being written: the path is spelt out only when something is wrong. @type {(string | number)[]} */
+const keys = [];
+/** The objects being written, outermost first (cycles, depth). @type {object[]} */
+const seen = [];
+
+/** @param {ErrorConstructor} Type @param {string} what @returns {never} */
+const bad = (Type, what) => fail(Type, `data${keys.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('')} ${what}`);
+
+/** @param {unknown} value @returns {string} */
+function write(value) {
+  const type = typeof value;
+  if (type === 'string') return quote(/** @type {string} */ (value));
+  if (type === 'number') return Number.isFinite(value) ? '' + value : bad(TypeError, `is ${value}; JSON cannot represent it`);
+  if (type === 'boolean') return value ? 'true' : 'false';
+  if (value === null) return 'null';
+  if (type !== 'object') bad(TypeError, `is ${type === 'undefined' ? 'undefined' : type === 'bigint' ? 'a BigInt' : 'a ' + type}; JSON cannot represent it`);
+  const object = /** @type {any} */ (value);
+  if (seen.length >= MAX_DEPTH) bad(RangeError, `is nested deeper than ${MAX_DEPTH} levels`);
+  if (seen.includes(object)) bad(TypeError, 'refers back to itself (a cycle)');
+  // JSON.stringify would call it and store its result: refused, like the functions it is. Inherited ones (a page
+  // that added toJSON to Object or Array prototypes) are not the data's and are ignored, as in a clean realm.
+  if (Object.hasOwn(object, 'toJSON')) bad(TypeError, 'has its own toJSON(); pass the plain data it stands for');
+  seen.push(object);
+  let json = '';
+  try {
+    if (Array.isArray(object)) {
+      for (let i = 0, n = object.length; i < n; i++) {
+        keys.push(i);
+        json += (i ? ',' : '') + write(object[i]);
+        keys.pop();
+      }
+      json = `[${json}]`;
+    } else {
+      const proto = Object.getPrototypeOf(object);
+      if (proto !== Object.prototype && proto && Object.getPrototypeOf(proto)) bad(TypeError, `is a ${proto.constructor?.name}, not a plain object; convert it first`);
+      for (const key of Object.keys(object)) {
+        keys.push(key);
+        json += (json ? ',' : '') + quote(key) + ':' + write(object[key]);
+        keys.pop();
+      }
+      json = `{${json}}`;
+    }
+  } catch (err) {
+    // A getter or a Proxy trap of the page's threw: say where, as a TypeError like the rest.
+    if (String(/** @type {Error} */ (err)?.message).startsWith('putonly:')) throw err;
+    bad(TypeError, `cannot be read: ${/** @type {Error} */ (err)?.message || err}`);
+  }
+  seen.pop();
+  return json;
 }
 
 // eslint-disable-next-line no-control-regex
@@ -63,29 +132,4 @@ const encoder = new TextEncoder();
  */
 export function utf8Length(text) {
   return ASCII.test(text) ? text.length : encoder.encode(text).length;
-}
-
-/** @param {unknown} value @param {string} path @param {object[]} seen @param {number} depth */
-function walk(value, path, seen, depth) {
-  const type = typeof value;
-  if (type === 'string' || type === 'boolean' || value === null) return;
-  if (type === 'number') {
-    if (!Number.isFinite(value)) fail(TypeError, `${path} is ${value}; JSON cannot represent it`);
-    return;
-  }
-  if (type !== 'object') {
-    fail(TypeError, `${path} is ${type === 'undefined' ? 'undefined' : type === 'bigint' ? 'a BigInt' : 'a ' + type}; JSON cannot represent it`);
-  }
-  const object = /** @type {object} */ (value);
-  if (depth >= MAX_DEPTH) fail(RangeError, `${path} is nested deeper than ${MAX_DEPTH} levels`);
-  if (seen.includes(object)) fail(TypeError, `${path} refers back to itself (a cycle)`);
-  seen.push(object);
-  if (Array.isArray(object)) {
-    object.forEach((item, i) => walk(item, `${path}[${i}]`, seen, depth + 1));
-  } else {
-    const proto = Object.getPrototypeOf(object);
-    if (proto && proto !== Object.prototype) fail(TypeError, `${path} is a ${proto.constructor?.name}, not a plain object; convert it first`);
-    for (const key in object) walk(/** @type {any} */ (object)[key], `${path}.${key}`, seen, depth + 1);
-  }
-  seen.pop();
 }

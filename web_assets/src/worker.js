@@ -26,7 +26,7 @@ const LOCK_PREFIX = 'putonly-owner:';
 const CONSENT_OFF = 'putonly: tracking is off (consent withdrawn)';
 
 /**
- * @typedef {import('./envelope.js').Envelope & {owner: string, attempt?: number, refreshes?: number, warned?: boolean}} Stored
+ * @typedef {import('./envelope.js').Envelope & {owner: string, attempt?: number, refreshes?: number, warned?: boolean, strikes?: number, mark?: number}} Stored
  * @typedef {{lost: number, why: string}} Losses how many events were lost, and the first one's story
  * @typedef {Losses & {n: number, ids: Set<string>, timer: any}} Waiter a flush() call waiting for its events
  */
@@ -49,6 +49,8 @@ let chain = /** @type {Promise<unknown>} */ (Promise.resolve());
 const queue = [];
 /** Envelopes being sent by this worker, by id. @type {Map<string, Stored>} */
 const inFlight = new Map();
+/** How many envelopes this worker has had confirmed. */
+let delivered = 0;
 /** This worker's envelopes that DynamoDB has not confirmed yet, by id (queued, in flight or waiting). @type {Map<string, Stored>} */
 const mine = new Map();
 /** Envelopes waiting out a backoff or a keepalive copy's answer, with their timers. @type {Map<Stored, any>} */
@@ -99,7 +101,7 @@ const sumBytes = (records) => records.reduce((sum, r) => sum + r.bytes, 0);
  * within the keepalive budget. Kept up to date a few ms after every change.
  */
 const copies = {
-  /** What the loader holds, by envelope id. @type {Map<string, {count: number, at: number, creds: object, bytes: number}>} */
+  /** What the loader holds, by envelope id. @type {Map<string, {count: number, at: number, creds: object, skew: number, bytes: number}>} */
   held: new Map(),
   /** Copies the loader sent with keepalive and that have no answer yet: id -> count. @type {Map<string, number>} */
   sending: new Map(),
@@ -161,12 +163,12 @@ const copies = {
     let budget = KEEPALIVE_BUDGET;
     for (const envelope of [...all.values()].sort((a, b) => a.first - b.first)) {
       let held = copies.held.get(envelope.id);
-      if (!held || held.count !== envelope.count || held.creds !== creds || Date.now() - held.at > COPY_MAX_AGE_MS) {
+      if (!held || held.count !== envelope.count || held.creds !== creds || held.skew !== skew || Date.now() - held.at > COPY_MAX_AGE_MS) {
         const { url, headers, body } = await sign(envelope, creds);
         if (at !== epoch) return;
         const bytes = utf8Length(body);
         if (bytes > budget) break;
-        copies.held.set(envelope.id, (held = { count: envelope.count, at: Date.now(), creds, bytes }));
+        copies.held.set(envelope.id, (held = { count: envelope.count, at: Date.now(), creds, skew, bytes }));
         put.push([envelope.id, envelope.count, bytes, url, headers, body]);
       }
       if ((budget -= held.bytes) < 0) break;
@@ -285,13 +287,19 @@ async function start(base) {
 
 /** @param {string} base */
 async function fetchConfig(base) {
+  const url = new URL('config.json', base).href;
   for (let attempt = 0; ; attempt++) {
     try {
-      const response = await fetch(new URL('config.json', base).href, { cache: 'no-cache' });
+      const response = await fetch(url, { cache: 'no-cache' });
       if (response.ok) return await response.json();
       lastError = `config.json: HTTP ${response.status}`;
     } catch (err) {
       lastError = `config.json: ${/** @type {Error} */ (err).message}`;
+      // A CORS refusal looks like a network error; a no-cors request for the same URL tells them apart.
+      if (await fetch(url, { mode: 'no-cors', cache: 'no-cache' }).then(() => true, () => false)) {
+        post({ t: 'dead', message: `putonly: ${url} refuses this page's origin ${self.origin} (CORS): add it to the corsOrigins setting` });
+        return new Promise(() => {}); // tracking is off on this page; its events stay in the outbox
+      }
     }
     await new Promise((resume) => setTimeout(resume, backoff(attempt)));
   }
@@ -313,7 +321,7 @@ function accept(events) {
   for (const event of events) {
     pending.add(event.id);
     // The loader validated this already; a cheap second look guards against messages that bypassed it.
-    const bad = !TOPIC_PATTERN.test(event.topic) || typeof event.subject !== 'string' || event.subject.length > SUBJECT_MAX
+    const bad = !TOPIC_PATTERN.test(event.topic) || typeof event.subject !== 'string' || event.subject.length > SUBJECT_MAX || !(event.ts > 0 && event.ts % 1 === 0)
       ? 'malformed event'
       : config && event.bytes > config.maxEventBytes && overLimit(event.bytes);
     if (bad) report([event.id], `putonly: ${bad}`);
@@ -431,8 +439,8 @@ async function deliver(envelope) {
   if (outcome === 'refresh' && (envelope.refreshes = (envelope.refreshes || 0) + 1) < 3) {
     credentials.invalidate();
     queue.unshift(envelope);
-  } else if (outcome === 'invalid') {
-    await reject(envelope, reply.message || 'ValidationException');
+  } else if (outcome === 'invalid' || refusedForWhatItHolds(envelope, reply, outcome)) {
+    await reject(envelope, reply.message || lastError);
   } else {
     // Network errors, 5xx, throttling, and anything unexpected: the events stay in the outbox.
     if (outcome === 'fatal' && !envelope.warned && (envelope.warned = true)) report([], `putonly: DynamoDB refused an envelope: ${lastError}; retrying later`);
@@ -442,10 +450,26 @@ async function deliver(envelope) {
   }
 }
 
+/**
+ * An envelope that is refused three more times (5xx or an unexpected error, not throttling or the network)
+ * after other envelopes were stored since its first refusal is refused for something it holds: it is split like an invalid one, so one
+ * event that can never be stored cannot hold every later flush() hostage. An outage refuses everything, and
+ * then nothing is split.
+ * @param {Stored} envelope @param {import('./aws.js').Reply} reply @param {string} outcome
+ */
+function refusedForWhatItHolds(envelope, reply, outcome) {
+  if (!((reply.status || 0) > 499 || outcome === 'fatal')) return false;
+  // Strikes count once others have been stored since this one first failed.
+  if (envelope.mark === undefined) envelope.mark = delivered;
+  else if (delivered > envelope.mark) envelope.strikes = (envelope.strikes || 0) + 1;
+  return (envelope.strikes || 0) >= 3;
+}
+
 /** DynamoDB has the envelope (from this worker, or the loader's keepalive copy): done with it. @param {Stored} envelope */
 async function confirm(envelope) {
   if (mine.get(envelope.id) !== envelope) return; // confirmed already (both copies landed)
   mine.delete(envelope.id);
+  delivered++;
   clearTimeout(retrying.get(envelope));
   retrying.delete(envelope);
   copies.soon();
@@ -462,7 +486,9 @@ async function confirm(envelope) {
 /** The envelope's PutItem, signed now. @param {import('./envelope.js').Envelope} envelope @param {import('./aws.js').Credentials} creds */
 function sign(envelope, creds) {
   const datetime = new Date(now()).toISOString().replace(/[:-]|\.\d{3}/g, '');
-  return signPutItem({ config, credentials: creds, item: toItem(envelope, creds.identityId), datetime });
+  // Event times in the server's clock once the device's is known to be wrong (the key too: nothing signed with
+  // the wrong clock was stored, DynamoDB refused it).
+  return signPutItem({ config, credentials: creds, item: toItem(envelope, creds.identityId, skew), datetime });
 }
 
 /** DynamoDB refused the envelope as invalid: split until the bad event is alone, then drop only it. */

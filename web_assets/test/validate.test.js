@@ -36,6 +36,7 @@ test('data: what JSON would change or lose is refused, naming where it is', () =
   const cases = [
     [undefined, TypeError, /data is undefined/],
     [{ f() {} }, TypeError, /data\.f is a function/],
+    [{ toJSON() {} }, TypeError, /data has its own toJSON/],
     [{ n: 1n }, TypeError, /data\.n is a BigInt/],
     [{ x: [1, NaN] }, TypeError, /data\.x\[1\] is NaN; JSON cannot represent it/],
     [{ x: Infinity }, TypeError, /data\.x is Infinity/],
@@ -51,6 +52,61 @@ test('data: what JSON would change or lose is refused, naming where it is', () =
 test('data: over the byte limit is a RangeError with both numbers', () => {
   assert.throws(() => serializeData('é'.repeat(100), 100), { name: 'RangeError', message: 'putonly: data is 202 bytes as JSON; the limit is 100' });
   assert.equal(serializeData('x'.repeat(98), 100).bytes, 100);
+});
+
+test('data: written byte for byte as a clean JSON.stringify writes it (generated values)', () => {
+  let seed = 42;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const chars = ['a', 'é', '€', '😀', '"', '\\', '\n', '\t', '\u0000', '\u001f', '\u007f', '\u2028', '\ud800', '\udfff', '\ud83d', '<', '/'];
+  const text = () => Array.from({ length: Math.floor(random() * 8) }, () => chars[Math.floor(random() * chars.length)]).join('');
+  const value = (depth) => {
+    const r = random();
+    if (depth > 3 || r < 0.3) return [text(), random() * 1e6 - 5e5, Math.floor(random() * 1e15), -0, 1e21, 5e-7, true, false, null][Math.floor(random() * 9)];
+    if (r < 0.6) return Array.from({ length: Math.floor(random() * 4) }, () => value(depth + 1));
+    return Object.fromEntries(Array.from({ length: Math.floor(random() * 4) }, () => [text(), value(depth + 1)]));
+  };
+  for (let i = 0; i < 500; i++) {
+    const data = value(0);
+    assert.equal(serializeData(data, 1e9).json, JSON.stringify(data));
+  }
+});
+
+test("data: each value is read once; the page's toJSON and JSON.stringify are not used", () => {
+  let reads = 0;
+  assert.equal(serializeData({ get x() { return reads++ ? undefined : 1; } }).json, '{"x":1}');
+  assert.equal(reads, 1);
+  let gets = 0;
+  const proxy = new Proxy({ a: 1 }, { get: (t, k) => (gets++ ? 'second' : t[k]) });
+  assert.equal(serializeData({ p: proxy }).json, '{"p":{"a":1}}');
+  const stringify = JSON.stringify;
+  Object.defineProperty(Object.prototype, 'toJSON', { value: () => 'polluted', configurable: true });
+  Object.defineProperty(Array.prototype, 'toJSON', { value: () => 'polluted', configurable: true });
+  JSON.stringify = (v, r, s) => stringify(v, r, s ?? 2);
+  try {
+    assert.equal(serializeData({ list: [0, 'x'], n: { m: 1 } }).json, '{"list":[0,"x"],"n":{"m":1}}');
+  } finally {
+    JSON.stringify = stringify;
+    delete Object.prototype.toJSON;
+    delete Array.prototype.toJSON;
+  }
+  assert.throws(() => serializeData(Object.defineProperty({ a: 1 }, 'toJSON', { value: () => ({ n: NaN }), enumerable: true })), { name: 'TypeError', message: 'putonly: data has its own toJSON(); pass the plain data it stands for' });
+  assert.throws(() => serializeData({ a: [Object.defineProperty({}, 'toJSON', { value: () => Infinity })] }), { message: /data\.a\[0\] has its own toJSON/ });
+});
+
+test('data: a getter or trap that throws becomes a TypeError naming the path; holes are undefined', () => {
+  assert.throws(() => serializeData({ a: { get b() { throw new Error('boom'); } } }), { name: 'TypeError', message: 'putonly: data.a.b cannot be read: boom' });
+  assert.throws(() => serializeData(new Proxy({}, { ownKeys() { throw new Error('no keys'); } })), { name: 'TypeError', message: 'putonly: data cannot be read: no keys' });
+  assert.throws(() => serializeData({ a: [1, , 3] }), { name: 'TypeError', message: /data\.a\[1\] is undefined/ });
+  let nested = {};
+  const root = nested;
+  for (let i = 0; i < 33; i++) nested = nested.x = {};
+  assert.throws(() => serializeData(root), { name: 'RangeError', message: /nested deeper than 32 levels/ });
+});
+
+test('subjects with lone surrogates are refused (they go into a key)', () => {
+  assert.throws(() => checkSubject('x\ud800'), { name: 'TypeError', message: /lone surrogates/ });
+  assert.throws(() => checkSubject('\udfffx'), { name: 'TypeError', message: /lone surrogates/ });
+  assert.equal(checkSubject('song 😀'), 'song 😀');
 });
 
 test('shared references that are not cycles are fine', () => {
