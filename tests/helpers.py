@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from cdk_app import envelope
+
 if TYPE_CHECKING:
     from cdk_app.local.emulator import LocalAws, MotoServer
 
@@ -88,6 +90,83 @@ def stored_events(aws: LocalAws, moto: MotoServer) -> list[dict[str, Any]]:
                     }
                 )
     return events
+
+
+# Envelope items, honest and malformed (what a guest holding real credentials can store)
+
+FIRST = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+
+
+def envelope_item(**changes: Any) -> dict[str, Any]:
+    """The tracker's two-event envelope, with attributes replaced (a raw value) or removed (None)."""
+    good = envelope.item(
+        identity="us-east-1:visitor",
+        sk="2026-01-01T00:00:00.000Z#E1",
+        topic="song_player",
+        subject="song-1",
+        events=json.dumps([["e1", 0, {"s": 1}], ["e2", 1500, [1, "é"]]]),
+        count=2,
+        first_ts=FIRST,
+        last_ts=FIRST + 1500,
+    )
+    for name, value in changes.items():
+        if value is None:
+            good.pop(name, None)
+        else:
+            good[name] = value
+    return good
+
+
+def envelope_with_events(text: str, count: int = 1) -> dict[str, Any]:
+    return envelope_item(events={"S": text}, count={"N": str(count)})
+
+
+# Items a guest can write that are not envelopes the tracker writes, each with the reason the export gives.
+MALFORMED = [
+    # events: not JSON, not a list, not [id, dt, data]
+    (envelope_with_events("not json"), "events is not JSON (Expecting value"),
+    (envelope_with_events('[["e1", 0, {"a": 1}]'), "events is not JSON (Expecting ',' delimiter"),
+    (envelope_with_events('{"e1": [0, 1]}'), "events is a JSON dict, not a list"),
+    (envelope_with_events('"[]"'), "events is a JSON str, not a list"),
+    (envelope_with_events('[["e1", 0]]'), "event 0 is not [id, dt, data]"),
+    (envelope_with_events('[["e1", 0, 1, 2]]'), "event 0 is not [id, dt, data]"),
+    (envelope_with_events('[{"id": "e1", "ts": 0, "data": 1}]'), "event 0 is not [id, dt, data]"),
+    (envelope_with_events("[[1, 0, 1]]"), "event 0 has an id that is not a non-empty string"),
+    (envelope_with_events('[["", 0, 1]]'), "event 0 has an id that is not a non-empty string"),
+    (envelope_with_events('[["e1", 1.5, 1]]'), "event 0 has a time offset that is not an integer"),
+    (envelope_with_events('[["e1", "0", 1]]'), "event 0 has a time offset that is not an integer"),
+    (envelope_with_events('[["e1", true, 1]]'), "event 0 has a time offset that is not an integer"),
+    (envelope_with_events('[["e1", 1e30, 1]]'), "event 0 has a time offset that is not an integer"),
+    (envelope_with_events('[["e1", 100000000000000000000, 1]]'), "event 0 has a time offset that is not an integer"),
+    (envelope_with_events('[["e1", -1767225600001, 1]]'), "event 0 has a time offset that is not an integer"),
+    (envelope_with_events('[["e1", 0, NaN]]'), "events is not JSON (NaN is not JSON)"),
+    (envelope_with_events('[["e1", 0, -Infinity]]'), "events is not JSON (-Infinity is not JSON)"),
+    (envelope_with_events('[["e1", 0, ' + "9" * 5000 + "]]"), "events is not JSON (Exceeds the limit"),
+    (envelope_with_events("[" * 100_000 + "]" * 100_000), "events is nested too deeply to read"),
+    (envelope_item(events={"N": "1"}), "events is of type N, not a string"),
+    (envelope_item(events=None), "events is missing, not a string"),
+    # count: of the wrong type, fractional, or not the number of events
+    (envelope_item(count={"S": "2"}), "count is of type S, not a number"),
+    (envelope_item(count={"N": "1.5"}), "count '1.5' is not an integer"),
+    (envelope_item(count={"N": "1e38"}), "count '1e38' is not an integer from 1 to"),
+    (envelope_item(count={"NULL": True}), "count is of type NULL, not a number"),
+    (envelope_item(count={"N": "3"}), "count 3 disagrees with the 2 events it holds"),
+    (envelope_item(count={"N": "0"}), "count '0' is not an integer from 1"),
+    (envelope_item(count=None), "count is missing"),
+    # first_ts: of the wrong type, fractional, or a time no row can show
+    (envelope_item(first_ts={"S": str(FIRST)}), "first_ts is of type S, not a number"),
+    (envelope_item(first_ts={"N": f"{FIRST}.5"}), "is not an integer from 0 to 253402300799999"),
+    (envelope_item(first_ts={"N": "-1"}), "first_ts '-1' is not an integer"),
+    (envelope_item(first_ts={"N": "1e38"}), "first_ts '1e38' is not an integer"),
+    (envelope_item(first_ts={"N": "NaN"}), "first_ts 'NaN' is not an integer"),
+    # the other attributes a reader relies on
+    (envelope_item(topic=None), "topic is missing, not a string"),
+    (envelope_item(topic={"N": "5"}), "topic is of type N, not a string"),
+    (envelope_item(subject={"SS": ["a", "b"]}), "subject is of type SS, not a string"),
+    (envelope_item(v={"N": "2"}), "schema version 2 is not 1"),
+    (envelope_item(v=None), "v is missing, not a number"),
+    (envelope_item(count={"N": "2", "S": "2"}), "count is malformed, not a number"),
+]
 
 
 # Browser pages (Playwright's sync API)

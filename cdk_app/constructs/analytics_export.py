@@ -20,18 +20,47 @@ EXPORT_PREFIX = "exports"
 RESULTS_PREFIX = "athena-results"
 ENVELOPES_TABLE = "envelopes"
 
-# One Athena row per event. json_parse/UNNEST read the envelope's compact events: [id, ms after first, data].
+# One Athena row per event, from the envelope's compact events: [id, ms after first_ts, data].
+# Guests write the envelopes, so nothing here may fail on one of them (one error would fail every query over
+# the view): TRY/TRY_CAST turn what does not parse into NULL, and an envelope the export would reject (events
+# not a JSON list of [string id, integer dt, data], count not the number of events, first_ts not an integer,
+# another schema version) yields no rows. Integers are checked by pattern before TRY_CAST, which engines
+# differ on for text like '1.5'. tests/unit/constructs/test_analytics_export.py runs it on those shapes in DuckDB.
 EVENTS_VIEW = """CREATE OR REPLACE VIEW events AS
+WITH envelope AS (
+  SELECT
+    item.pk.s AS identity,
+    item.sk.s AS envelope,
+    item.topic.s AS topic,
+    item.subject.s AS subject,
+    CASE WHEN regexp_like(item.first_ts.n, '^[0-9]{1,15}$') THEN TRY_CAST(item.first_ts.n AS bigint) END AS first_ts,
+    CASE WHEN regexp_like(item.count.n, '^[0-9]{1,9}$') THEN TRY_CAST(item.count.n AS bigint) END AS event_count,
+    TRY(CAST(json_parse(item.events.s) AS array(json))) AS events
+  FROM envelopes
+  WHERE item.v.n = '1'
+),
+event AS (
+  SELECT
+    identity, envelope, topic, subject, first_ts, e,
+    json_format(json_extract(e, '$[0]')) AS id_json,
+    json_format(json_extract(e, '$[1]')) AS dt_json
+  FROM envelope
+  CROSS JOIN UNNEST(events) AS t(e)
+  WHERE topic IS NOT NULL AND first_ts IS NOT NULL AND event_count = cardinality(events)
+)
 SELECT
   json_extract_scalar(e, '$[0]') AS event_id,
-  from_unixtime((CAST(item.first_ts.n AS bigint) + CAST(json_extract_scalar(e, '$[1]') AS bigint)) / 1000.0) AS time,
-  item.topic.s AS topic,
-  item.subject.s AS subject,
-  item.pk.s AS identity,
-  item.sk.s AS envelope,
+  TRY(from_unixtime((first_ts + TRY_CAST(dt_json AS bigint)) / 1000.0)) AS time,
+  topic,
+  subject,
+  identity,
+  envelope,
   json_format(json_extract(e, '$[2]')) AS data
-FROM envelopes
-CROSS JOIN UNNEST(CAST(json_parse(item.events.s) AS array(json))) AS t(e)"""
+FROM event
+WHERE json_array_length(e) = 3
+  AND regexp_like(id_json, '^".+"$')
+  AND regexp_like(dt_json, '^-?[0-9]{1,15}$')
+  AND first_ts + TRY_CAST(dt_json AS bigint) BETWEEN 0 AND 253402300799999"""
 
 
 def _attribute(kind: str) -> str:

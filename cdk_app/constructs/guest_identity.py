@@ -18,6 +18,11 @@ def guest_put_statement(table_arn: str) -> iam.PolicyStatement:
 
     Not BatchWriteItem: it also authorises DeleteRequest. ``ReturnValues`` must be NONE (or absent) so
     a put can never read back what it overwrote, and only the envelope's attributes may be written.
+    No enclosing operation: a Put inside TransactWriteItems is authorised as ``dynamodb:PutItem`` too
+    (100 puts a request at twice the write units). IAM's ``Null`` check with "true" holds only when the key
+    is absent from the request; a plain PutItem, with or without a ConditionExpression, carries no such key.
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html
+    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html
     """
     return iam.PolicyStatement(
         sid="PutOwnEnvelopesOnly",
@@ -29,6 +34,7 @@ def guest_put_statement(table_arn: str) -> iam.PolicyStatement:
                 "dynamodb:Attributes": list(envelope.ATTRIBUTES),
             },
             "StringEqualsIfExists": {"dynamodb:ReturnValues": "NONE"},
+            "Null": {"dynamodb:EnclosingOperation": "true"},
         },
     )
 

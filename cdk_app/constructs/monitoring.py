@@ -72,24 +72,27 @@ class EventsMonitoring(Construct):
         *,
         table: dynamodb.Table,
         write_cap_units: int,
+        max_events: int,
         alarm_email: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         metrics = TableMetrics.of(table)
-        self.event_counter = EventCounter(self, "EventCounter", table=table).function
+        self.event_counter = EventCounter(self, "EventCounter", table=table, max_events=max_events).function
         self.alarms = self._alarms(metrics, write_cap_units)
         self.topic = self._notify(alarm_email) if alarm_email else None
         self.dashboard = self._dashboard(metrics, write_cap_units)
 
-    def _alarm(self, name: str, metric: cloudwatch.IMetric, threshold: float, what: str) -> cloudwatch.Alarm:
-        """Two breaching minutes out of five."""
+    def _alarm(
+        self, name: str, metric: cloudwatch.IMetric, threshold: float, what: str, *, minutes: int = 2
+    ) -> cloudwatch.Alarm:
+        """``minutes`` breaching minutes out of five."""
         return cloudwatch.Alarm(
             self,
             name,
             metric=metric,
             threshold=threshold,
             evaluation_periods=5,
-            datapoints_to_alarm=2,
+            datapoints_to_alarm=minutes,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             alarm_description=what,
@@ -118,6 +121,14 @@ class EventsMonitoring(Construct):
                 metrics.write_units,
                 CAP_WARNING_SHARE * cap_per_minute,
                 f"Write units above {CAP_WARNING_SHARE:.0%} of the cap ({write_cap_units}/s): raise it or find abuse",
+            ),
+            # One minute is enough: after its retries a failing batch is skipped, and its events go uncounted.
+            "EventCounterErrors": self._alarm(
+                "EventCounterErrors",
+                self.event_counter.metric_errors(period=MINUTE, statistic="Sum"),
+                1,
+                "The event counter failed on a stream batch: PutOnly/Events undercounts until fixed (see its logs)",
+                minutes=1,
             ),
         }
 
@@ -159,6 +170,7 @@ class EventsMonitoring(Construct):
                     metrics.throttled.with_(label="throttled PutItem"),
                     metrics.system_errors.with_(label="DynamoDB 5xx on PutItem"),
                     metrics.user_errors.with_(label="4xx (account and region)"),
+                    self.event_counter.metric_errors(period=MINUTE, statistic="Sum", label="event counter errors"),
                 ],
                 width=12,
             ),
@@ -170,7 +182,7 @@ class EventsMonitoring(Construct):
 class EventCounter(Construct):
     """Reads the table's stream and publishes events stored per minute (PutOnly/Events). Exposes ``function``."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, table: dynamodb.Table) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, table: dynamodb.Table, max_events: int) -> None:
         super().__init__(scope, construct_id)
         log_group = logs.LogGroup(
             self, "Logs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
@@ -186,7 +198,8 @@ class EventCounter(Construct):
             handler="index.handler",
             # Beside this file; bytecode a local import left there stays out of the deployed zip.
             code=lambda_.Code.from_asset(str(Path(__file__).parent / "event_counter"), exclude=["__pycache__"]),
-            environment={"TABLE_NAME": table.table_name},
+            # A guest writes `count`: records outside 1..MAX_EVENTS (envelopeMaxEvents) are skipped and logged.
+            environment={"TABLE_NAME": table.table_name, "MAX_EVENTS": str(max_events)},
             memory_size=128,
             timeout=Duration.seconds(30),
             log_group=log_group,
@@ -199,6 +212,9 @@ class EventCounter(Construct):
                 batch_size=1000,
                 max_batching_window=Duration.seconds(30),
                 retry_attempts=2,
+                # A failing record is reported alone (the handler's batchItemFailures), or found by halving.
+                report_batch_item_failures=True,
+                bisect_batch_on_error=True,
             )
         )
         policy = role.node.find_child("DefaultPolicy").node.default_child

@@ -2,7 +2,8 @@
 
 Select by topic+subject (the by_subject index), by visitor identity, or the whole table (parallel Scan
 segments), optionally within a time range. Uses boto3 only (no aws_cdk), the standard AWS credential
-chain, and can resume after an interruption from a checkpoint file.
+chain, and can resume after an interruption from a checkpoint file. Guests write the items: one that is
+not an envelope the tracker writes is skipped, counted on stderr and kept in a rejects file (rows.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import IO, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cdk_app import envelope
+from cdk_app.tools.rows import Rejected, cell, event_rows, json_text, reject_line
 from cdk_app.tools.session import ToolError, one_line, session
 
 PROG = "putonly-export"
@@ -48,12 +50,13 @@ def parse_time(value: str, *, flag: str) -> str:
 
 @dataclass
 class Checkpoint:
-    """Where each segment stopped (its LastEvaluatedKey; None when done) and how many rows were written."""
+    """Where each segment stopped (its LastEvaluatedKey; None when done), rows written and items rejected."""
 
     path: Path | None
     selection: dict[str, Any]
     segments: dict[str, Any] = field(default_factory=dict)
     rows: int = 0
+    rejected: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -65,18 +68,19 @@ class Checkpoint:
             raise ToolError(
                 f"checkpoint {path} belongs to another export ({saved.get('selection')}); delete it or use another"
             )
-        return cls(path, selection, saved["segments"], saved["rows"])
+        return cls(path, selection, saved["segments"], saved["rows"], saved.get("rejected", 0))
 
     def save(self) -> None:
         if self.path is None:
             return
         temporary = self.path.with_suffix(self.path.suffix + ".tmp")
-        temporary.write_text(json.dumps({"selection": self.selection, "segments": self.segments, "rows": self.rows}))
+        saved = {"selection": self.selection, "segments": self.segments, "rows": self.rows, "rejected": self.rejected}
+        temporary.write_text(json.dumps(saved))
         temporary.replace(self.path)  # atomic: an interruption never leaves half a checkpoint
 
 
 class Writer:
-    """Rows as JSON Lines or CSV, flushed before every checkpoint."""
+    """Rows as JSON Lines (exact) or CSV (cells neutralised for spreadsheets), flushed before every checkpoint."""
 
     def __init__(self, out: IO[str], fmt: str, *, header: bool) -> None:
         self.out = out
@@ -88,31 +92,55 @@ class Writer:
     def write(self, rows: list[dict[str, Any]]) -> None:
         for row in rows:
             if self.csv:
-                self.csv.writerow({**row, "data": json.dumps(row["data"], separators=(",", ":"))})
+                self.csv.writerow({k: cell(json_text(v) if k == "data" else v) for k, v in row.items()})
             else:
-                self.out.write(json.dumps(row, separators=(",", ":"), ensure_ascii=False) + "\n")
+                self.out.write(json_text(row) + "\n")
         self.out.flush()
 
 
-def flatten(item: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per event of an envelope item (DynamoDB JSON)."""
-    first = int(item[envelope.FIRST_TS]["N"])
-    rows = []
-    for event_id, offset, data in json.loads(item[envelope.EVENTS]["S"]):
-        ts = first + int(offset)
-        rows.append(
-            {
-                "event_id": event_id,
-                "time": datetime.fromtimestamp(ts / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
-                "ts_ms": ts,
-                "topic": item[envelope.TOPIC]["S"],
-                "subject": item.get(envelope.SUBJECT, {}).get("S", ""),
-                "identity": item[envelope.PARTITION_KEY]["S"],
-                "envelope": item[envelope.SORT_KEY]["S"],
-                "data": data,
-            }
-        )
-    return rows
+class Rejects:
+    """Items skipped as not envelopes: one JSON line each (reason and raw item), flushed before every checkpoint.
+
+    The file is opened at the start, so an unwritable path is a one-line error before any work; a default
+    path (beside --output) that stayed empty is removed at the end.
+    """
+
+    def __init__(self, path: Path | None, *, named: bool, append: bool) -> None:
+        self.path = path
+        self.named = named
+        self.out: IO[str] | None = open_for_writing(path, "--rejects", append=append) if path else None
+
+    def write(self, skipped: list[tuple[dict[str, Any], str]]) -> None:
+        if self.out:
+            self.out.writelines(reject_line(item, why) for item, why in skipped)
+            self.out.flush()
+
+    def close(self, total: int) -> None:
+        if self.out:
+            self.out.close()
+            if not self.named and total == 0 and self.path:
+                self.path.unlink(missing_ok=True)
+
+
+def open_for_writing(path: Path, flag: str, *, append: bool) -> IO[str]:
+    """A UTF-8 text file, or a one-line error naming the flag (a missing folder, no permission, a directory)."""
+    try:
+        return open(path, "a" if append else "w", newline="", encoding="utf-8")
+    except OSError as err:
+        raise ToolError(f"cannot write {flag} {path}: {err.strerror or err}") from None
+
+
+def sort_out(
+    items: list[dict[str, Any]], topic: str | None, subject: str | None
+) -> tuple[list[dict[str, Any]], list[tuple[dict[str, Any], str]]]:
+    """(the rows of the envelopes among ``items``, the other items with the reason each was rejected)."""
+    rows, skipped = [], []
+    for item in items:
+        try:
+            rows.extend(event_rows(item, topic=topic, subject=subject))
+        except Rejected as why:
+            skipped.append((item, str(why)))
+    return rows, skipped
 
 
 def in_range(row: dict[str, Any], since: str | None, until: str | None) -> bool:
@@ -222,10 +250,20 @@ def run(args: argparse.Namespace) -> int:
         raise ToolError(describe_error(err, args.table, client)) from None
 
     fmt = args.format or ("csv" if args.output and args.output.suffix == ".csv" else "jsonl")
-    out: IO[str] = (
-        open(args.output, "a" if resuming else "w", newline="", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115 (closed in the finally below; stdout stays open)
-    )
+    if args.output:
+        out = open_for_writing(args.output, "--output", append=resuming)
+    else:
+        sys.stdout.reconfigure(encoding="utf-8")  # type: ignore[union-attr]  # as files are, whatever the locale
+        out = sys.stdout
+    try:
+        rejects = Rejects(rejects_path(args), named=args.rejects is not None, append=resuming)
+    except ToolError:
+        if out is not sys.stdout:
+            out.close()
+        raise
     writer = Writer(out, fmt, header=not resuming)
+    # An index query must find only envelopes of the topic and subject it asked for.
+    found_under = (args.topic, args.subject) if args.topic is not None else (None, None)
     exporter = Exporter(client, args.table, args)
     segments = range(args.segments) if args.all else [None]
     progress = Progress(enabled=not args.quiet and sys.stderr.isatty(), start=checkpoint.rows)
@@ -239,10 +277,13 @@ def run(args: argparse.Namespace) -> int:
         for items, last in exporter.pages(segment, checkpoint.segments.get(name)):
             if stop.is_set():
                 return  # interrupted: this page is not written, so the checkpoint still points before it
-            rows = [row for item in items for row in flatten(item) if in_range(row, args.since, args.until)]
+            rows, skipped = sort_out(items, *found_under)
+            rows = [row for row in rows if in_range(row, args.since, args.until)]
             with checkpoint.lock:
                 writer.write(rows)
+                rejects.write(skipped)
                 checkpoint.rows += len(rows)
+                checkpoint.rejected += len(skipped)
                 checkpoint.segments[name] = last
                 checkpoint.save()
             progress.update(len(rows))
@@ -262,13 +303,24 @@ def run(args: argparse.Namespace) -> int:
         progress.close()
         if out is not sys.stdout:
             out.close()
+        rejects.close(checkpoint.rejected)
     if args.checkpoint:
         args.checkpoint.unlink(missing_ok=True)
     if not args.quiet:
         print(
             f"{PROG}: {checkpoint.rows} events written" + (f" to {args.output}" if args.output else ""), file=sys.stderr
         )
+    if checkpoint.rejected:  # even with --quiet: data that was not exported
+        kept = f"kept in {rejects.path}" if rejects.path else "name a file with --rejects to keep them"
+        print(f"{PROG}: {checkpoint.rejected} items rejected as not envelopes (not exported); {kept}", file=sys.stderr)
     return 0
+
+
+def rejects_path(args: argparse.Namespace) -> Path | None:
+    """--rejects, else beside --output (<output>.rejects.jsonl), else none (stdout: only the count is reported)."""
+    if args.rejects is not None:
+        return Path(args.rejects)
+    return args.output.with_name(args.output.name + ".rejects.jsonl") if args.output else None
 
 
 def _resume_hint(args: argparse.Namespace) -> str:
@@ -311,6 +363,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("jsonl", "csv"), help="default: csv for an --output ending in .csv, else jsonl")
     p.add_argument("--output", type=Path, help="file to write (default: stdout)")
     p.add_argument("--checkpoint", type=Path, help="resume file: progress is saved here and used by a rerun")
+    p.add_argument(
+        "--rejects",
+        type=Path,
+        help="where items that are not envelopes go, one JSON line each with the reason"
+        " (default: <output>.rejects.jsonl beside --output, removed if none)",
+    )
     p.add_argument("--segments", type=int, default=4, help="parallel Scan segments with --all (default 4)")
     p.add_argument("--page-size", type=int, default=500, help="items per request (default 500)")
     p.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
@@ -335,6 +393,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--page-size must be from 1 to 10000, got {args.page_size}")
     if args.checkpoint and not args.output:
         p.error("--checkpoint needs --output (a resumed export appends to the same file)")
+    if args.rejects is not None and args.rejects in (args.output, args.checkpoint):
+        p.error(f"--rejects {args.rejects} is also the --output or --checkpoint file")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
     try:
         return run(args)

@@ -119,12 +119,17 @@ def run_checks(target: Target, operator: Any) -> tuple[list[Outcome], list[dict[
         written.append(key(item))
         return guest.batch_write_item(RequestItems={table: [{"PutRequest": {"Item": item}}]})
 
+    def transaction_put(item: dict[str, Any]) -> Any:
+        written.append(key(item))
+        return guest.transact_write_items(TransactItems=[{"Put": {"TableName": table, "Item": item}}])
+
     checks: list[tuple[str, str, Callable[[], Any]]] = [
         ("PutItem into its own partition", "allowed", lambda: put(own)),
         ("PutItem into another partition", "refused", lambda: put(other)),
         ("PutItem with ReturnValues=ALL_OLD", "refused", lambda: put(one_event(identity), ReturnValues="ALL_OLD")),
         ("PutItem with an attribute outside the allow-list", "refused",
             lambda: put(one_event(identity, evil={"S": "x"}))),
+        ("Put inside TransactWriteItems", "refused", lambda: transaction_put(one_event(identity))),
         ("GetItem", "refused", lambda: guest.get_item(TableName=table, Key=key(own))),
         ("Query its own partition", "refused", lambda: guest.query(
             TableName=table, KeyConditionExpression=f"{envelope.PARTITION_KEY} = :p",

@@ -13,7 +13,10 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import ROOT
+from cdk_app import envelope
+from cdk_app.local.demo import scan
+from cdk_app.local.emulator import MotoServer, provision
+from tests.helpers import CDK_OUT, ROOT
 
 ARTIFACTS = ROOT / "test-artifacts"
 
@@ -108,3 +111,15 @@ def test_bad_flags_are_named(args: list[str], message: str) -> None:
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_the_panel_leaves_out_items_that_are_not_envelopes(moto: MotoServer) -> None:
+    """Guests write the table: one malformed item must not break the live view for everyone."""
+    aws = provision(moto, CDK_OUT, table_name="PutOnlyDemoHostile")
+    ddb = moto.client("dynamodb")
+    good = envelope.item(identity="us-east-1:v", sk="2026-01-01T00:00:00.000Z#G", topic="t", subject="",
+                         events='[["g1", 0, {}]]', count=1, first_ts=1767225600000, last_ts=1767225600000)  # fmt: skip
+    for raw in (good, {**good, "sk": {"S": "2026-01-01T00:00:01.000Z#B"}, "events": {"S": "not json"}}):
+        ddb.put_item(TableName=aws.table_name, Item=raw)
+    (shown,) = scan(moto, aws)
+    assert (shown["sk"], shown["count"], shown["ids"]) == ("2026-01-01T00:00:00.000Z#G", 1, ["g1"])

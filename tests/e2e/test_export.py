@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 
-from cdk_app.local.emulator import LocalAws, MotoServer
-from tests.helpers import ENV, ROOT, open_page
+from cdk_app import envelope
+from cdk_app.local.emulator import LocalAws, MotoServer, provision
+from cdk_app.tools.rows import cell, event_rows
+from tests.helpers import CDK_OUT, ENV, ROOT, open_page
 
 
 def export(aws: LocalAws, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -85,7 +87,8 @@ def test_csv_to_a_file(aws: LocalAws, tracked: dict[str, Any], tmp_path: Path) -
     result = export(aws, "--topic", "export_play", "--subject", "song-b", "--output", str(out))
     assert "30 events written" in result.stderr
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
-    assert sorted(r["event_id"] for r in rows) == sorted(tracked["b"])
+    # An id may start with "-" (base64url): CSV shows it as text, with a leading apostrophe.
+    assert sorted(r["event_id"] for r in rows) == sorted(cell(i) for i in tracked["b"])
     assert {json.loads(r["data"])["note"] for r in rows} == {'é,"quoted"'}
 
 
@@ -177,3 +180,167 @@ def test_missing_credentials_are_one_line(aws: LocalAws) -> None:
     assert result.returncode == 1
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("putonly-export: no AWS credentials found: use --profile")
+
+
+# Guest-written items are untrusted: a table seeded with what an attacker (or a faithful tracker) can store.
+
+HOSTILE_VISITOR = "us-east-1:hostile-visitor"
+FORMULA = '=HYPERLINK("https://evil.example/", "x")'
+T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+
+
+def _envelope(n: int, *, topic: str = "hostile_play", subject: str = "song-1", **raw: Any) -> dict[str, Any]:
+    """Envelope ``n`` of the hostile visitor as the tracker writes it (two events), with raw attributes replaced."""
+    sk = f"2026-01-01T00:00:{n:02d}.000Z#H{n:015d}"
+    events = json.dumps([[f"h{n}a", 0, {"n": n}], [f"h{n}b", 5, {"n": n}]])
+    item = envelope.item(
+        identity=HOSTILE_VISITOR, sk=sk, topic=topic, subject=subject, events=events, count=2,
+        first_ts=T0 + n * 1000, last_ts=T0 + n * 1000 + 5,
+    )  # fmt: skip
+    return {**item, **raw}
+
+
+def _hostile_items() -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any]]:
+    """(envelopes the tracker could have written, malformed items, an envelope filed under another index key).
+
+    All sit under song-1's index key, so an index query meets every one of them.
+    """
+    genuine = _envelope(1)
+    index_key = {k: genuine[k] for k in (envelope.GSI_PARTITION_KEY,)}  # whatever shape the index key has
+    good = [
+        genuine,
+        # What track() accepts and the tracker stores faithfully: a lone surrogate (JSON keeps it as \udfff),
+        # a subject a spreadsheet would run, data and ids starting with - and @.
+        _envelope(2, events={"S": json.dumps([["h2a", 0, {"text": "\udfff", "é": "\ud800x"}], ["h2b", 1, "\udfff"]])}),
+        _envelope(3, subject=FORMULA, events={"S": json.dumps([["-h3a", 0, -5], ["@h3b", 1, "+1"]])}),
+    ]
+    bad = [
+        _envelope(10, events={"S": "not json"}),
+        _envelope(11, events={"S": '{"h11": [0, 1]}'}),
+        _envelope(12, events={"S": '[["h12a", 0], ["h12b", 1]]'}),
+        _envelope(13, events={"S": '[["h13a", 0.5, 1], ["h13b", 1, 1]]'}),
+        _envelope(14, count={"S": "2"}),
+        _envelope(15, count={"N": "2.5"}),
+        _envelope(16, count={"N": "1e38"}),
+        _envelope(17, count={"N": "3"}),  # disagrees with its two events
+        _envelope(18, first_ts={"S": str(T0)}),
+        _envelope(19, first_ts={"N": f"{T0}.5"}),
+        _envelope(20, events={"S": '[["h20a", 0, NaN], ["h20b", 1, 1]]'}),
+    ]
+    misfiled = _envelope(21, topic="elsewhere", subject="other", **index_key)
+    return good, [{**item, **index_key} for item in bad], misfiled
+
+
+@pytest.fixture(scope="module")
+def hostile(moto: MotoServer) -> dict[str, Any]:
+    """A table of its own (the other tests read the shared table's every item) seeded through the API."""
+    aws = provision(moto, CDK_OUT, table_name="PutOnlyHostile")
+    good, bad, misfiled = _hostile_items()
+    ddb = moto.client("dynamodb")
+    for item in [*good, *bad, misfiled]:
+        ddb.put_item(TableName=aws.table_name, Item=item)
+    # A misfiled envelope is an envelope of its own topic and subject: only an index query rejects it.
+    expected = [row for item in [*good, misfiled] for row in event_rows(item)]
+    return {"aws": aws, "good": good, "bad": bad, "misfiled": misfiled, "rows": expected}
+
+
+def _rejected(path: Path) -> dict[str, str]:
+    """sk -> reason, from a rejects file; each line's item must be exactly what was stored."""
+    lines = [json.loads(line) for line in path.read_text(encoding="ascii").splitlines()]
+    return {line["item"]["sk"]["S"]: line["reason"] for line in lines}
+
+
+def test_malformed_items_are_rejected_and_every_envelope_exported(hostile: dict[str, Any], tmp_path: Path) -> None:
+    """Before: a JSONDecodeError traceback on the first bad item, every time, checkpoint reruns included."""
+    out, rejects, checkpoint = tmp_path / "all.jsonl", tmp_path / "bad.jsonl", tmp_path / "all.ckpt"
+    result = export(hostile["aws"], "--all", "--segments", "2", "--page-size", "1", "--output", str(out),
+                    "--rejects", str(rejects), "--checkpoint", str(checkpoint))  # fmt: skip
+    n = len(hostile["bad"])
+    assert f"putonly-export: {len(hostile['rows'])} events written to {out}" in result.stderr
+    assert f"putonly-export: {n} items rejected as not envelopes (not exported); kept in {rejects}" in result.stderr
+    rows = jsonl(out.read_text(encoding="utf-8"))
+    assert sorted(rows, key=lambda r: r["event_id"]) == sorted(hostile["rows"], key=lambda r: r["event_id"])
+    assert [r["data"] for r in rows if r["event_id"] == "h2a"] == [{"text": "\udfff", "é": "\ud800x"}], "exact"
+    reasons = _rejected(rejects)
+    assert set(reasons) == {item["sk"]["S"] for item in hostile["bad"]}
+    stored = {item["sk"]["S"]: item for item in hostile["bad"]}
+    for line in rejects.read_text().splitlines():
+        raw = json.loads(line)["item"]
+        assert raw == stored[raw["sk"]["S"]], "the raw item, as stored"
+    assert "count 3 disagrees with the 2 events it holds" in reasons[hostile["bad"][7]["sk"]["S"]]
+    assert "events is not JSON" in reasons[hostile["bad"][0]["sk"]["S"]]
+    assert not checkpoint.exists(), "the checkpoint moved past every reject to the end"
+
+
+def test_a_lone_surrogate_is_exported_by_identity_as_jsonl_and_csv(hostile: dict[str, Any], tmp_path: Path) -> None:
+    """Before: UnicodeEncodeError part-way through --identity and --all."""
+    out = export(hostile["aws"], "--identity", HOSTILE_VISITOR).stdout
+    (row,) = [r for r in jsonl(out) if r["event_id"] == "h2b"]
+    assert row["data"] == "\udfff"
+    assert '"data":"\\udfff"' in out, "a JSON escape in JSONL"
+    assert "name a file with --rejects to keep them" in export(hostile["aws"], "--identity", HOSTILE_VISITOR).stderr
+    csv_out = tmp_path / "visitor.csv"
+    result = export(hostile["aws"], "--identity", HOSTILE_VISITOR, "--output", str(csv_out))
+    assert "kept in " + str(tmp_path / "visitor.csv.rejects.jsonl") in result.stderr, "the default: beside --output"
+    cells = {r["event_id"]: r for r in csv.DictReader(io.StringIO(csv_out.read_text(encoding="utf-8")))}
+    assert json.loads(cells["h2b"]["data"]) == "\udfff" and cells["h2b"]["data"] == '"\\udfff"'
+    assert json.loads(cells["h2a"]["data"]) == {"text": "\udfff", "é": "\ud800x"}
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_neutralised(hostile: dict[str, Any], tmp_path: Path) -> None:
+    out = tmp_path / "formula.csv"
+    export(hostile["aws"], "--identity", HOSTILE_VISITOR, "--output", str(out), "--rejects", str(tmp_path / "r"))
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
+    for row in rows:
+        for column, value in row.items():
+            assert not value.startswith(("=", "+", "-", "@", "\t", "\r")), (column, value)
+    by_id = {r["event_id"]: r for r in rows}
+    assert set(by_id) >= {"'-h3a", "'@h3b"}
+    assert by_id["'-h3a"]["subject"] == "'" + FORMULA
+    assert (by_id["'-h3a"]["data"], by_id["'@h3b"]["data"]) == ("'-5", '"+1"')
+    # JSONL stays exact.
+    exact = {r["event_id"]: r for r in jsonl(export(hostile["aws"], "--identity", HOSTILE_VISITOR).stdout)}
+    assert (exact["-h3a"]["subject"], exact["-h3a"]["data"]) == (FORMULA, -5)
+
+
+def test_an_index_query_rejects_items_filed_under_another_topic_or_subject(
+    hostile: dict[str, Any], tmp_path: Path
+) -> None:
+    """A guest chooses gsi1pk: its items can sit under any topic and subject of the index."""
+    rejects = tmp_path / "index.rejects.jsonl"
+    result = export(hostile["aws"], "--topic", "hostile_play", "--subject", "song-1", "--rejects", str(rejects))
+    rows = jsonl(result.stdout)
+    assert sorted(r["event_id"] for r in rows) == ["h1a", "h1b", "h2a", "h2b"]
+    reasons = _rejected(rejects)
+    assert len(reasons) == len(hostile["bad"]) + 1
+    forged = reasons[hostile["misfiled"]["sk"]["S"]]
+    assert forged.startswith("topic/subject 'elsewhere'/'other' disagree with the index key it was found under")
+
+
+def test_rejects_are_reported_even_when_quiet(hostile: dict[str, Any]) -> None:
+    result = export(hostile["aws"], "--all", "--quiet")
+    (line,) = result.stderr.splitlines()
+    assert line.startswith(f"putonly-export: {len(hostile['bad'])} items rejected as not envelopes")
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--rejects", "MISSING/r.jsonl"], 1,
+         "putonly-export: cannot write --rejects MISSING/r.jsonl: No such file or directory"),
+        (["--rejects", "/"], 1, "putonly-export: cannot write --rejects /: Is a directory"),
+        (["--output", "MISSING/out.jsonl"], 1,
+         "putonly-export: cannot write --output MISSING/out.jsonl: No such file or directory"),
+        (["--output", "x.jsonl", "--rejects", "x.jsonl"], 2, "--rejects x.jsonl is also the --output or --checkpoint"),
+    ],
+)  # fmt: skip
+def test_bad_output_paths_are_one_clear_line(
+    hostile: dict[str, Any], tmp_path: Path, args: list[str], code: int, message: str
+) -> None:
+    args = [a.replace("MISSING", str(tmp_path / "missing")) for a in args]
+    result = export(hostile["aws"], "--all", *args, check=False)
+    message = message.replace("MISSING", str(tmp_path / "missing"))
+    assert result.returncode == code
+    (line,) = [ln for ln in result.stderr.splitlines() if ln.startswith("putonly-export:") or "error:" in ln]
+    assert message in line
+    assert "Traceback" not in result.stderr

@@ -21,11 +21,11 @@ def test_local_run_puts_and_says_what_the_emulator_cannot_refuse() -> None:
     lines = result.stdout.splitlines()
     assert any(line.startswith("PutItem into its own partition") and line.endswith("PASS") for line in lines)
     for check in ("another partition", "ReturnValues=ALL_OLD", "outside the allow-list", "GetItem", "Query", "Scan",
-                  "UpdateItem", "BatchWriteItem", "DeleteItem"):  # fmt: skip
+                  "UpdateItem", "BatchWriteItem", "DeleteItem", "TransactWriteItems"):  # fmt: skip
         (line,) = [ln for ln in lines if check in ln]
         assert line.endswith("NOT ENFORCED (emulator)"), line
-    assert "does not evaluate IAM policies: 9 refusals" in result.stdout
-    assert lines[-1] == "1 passed, 9 not enforced by the emulator, 0 failed"
+    assert "does not evaluate IAM policies: 10 refusals" in result.stdout
+    assert lines[-1] == "1 passed, 10 not enforced by the emulator, 0 failed"
 
 
 def test_deployed_mode_reads_outputs_and_says_plainly_when_a_stack_is_missing(moto: MotoServer, aws: LocalAws) -> None:
@@ -52,8 +52,8 @@ def test_deployed_mode_fails_loudly_when_refusals_are_not_refused(moto: MotoServ
     result = smoke("--stack-prefix", "PutOnly-smoketest", "--endpoint-url", aws.endpoint, "--region", "us-east-1")
     assert result.returncode == 1
     lines = result.stdout.splitlines()
-    assert lines[-1] == "1 passed, 0 not enforced by the emulator, 9 failed"
-    assert sum(line.endswith("FAIL") for line in lines) == 9
+    assert lines[-1] == "1 passed, 0 not enforced by the emulator, 10 failed"
+    assert sum(line.endswith("FAIL") for line in lines) == 10
     # What it wrote is cleaned up with the operator's credentials.
     items = moto.client("dynamodb").scan(TableName=aws.table_name)["Items"]
     assert not [i for i in items if i["topic"]["S"] == "putonly_smoke"]

@@ -43,3 +43,45 @@ def test_two_tabs_of_a_first_visit_write_into_one_partition(
     partitions = {e["pk"] for e in stored_events(aws, moto) if e["topic"] == "tabs_identity"}
     assert len([e for e in stored_events(aws, moto) if e["topic"] == "tabs_identity"]) == 3
     assert len(partitions) == 1, f"one visitor, {len(partitions)} identities"
+
+
+# What any script of the site could post on the consent channels (the tracker's and the name it used before).
+POST_JUNK = """() => {
+    // Ends with falsy messages: a worker that coerced them would be left with tracking off.
+    const junk = ['yes', 1, 'false', {putonly: 'consent', value: 'false'}, {putonly: 'consent', value: 0},
+                  {putonly: 'consent'}, {t: 'consent', value: false}, {value: false}, null, 0, false];
+    for (const name of ['putonly-consent.2', 'putonly-consent']) {
+        const channel = new BroadcastChannel(name);
+        junk.forEach((message) => channel.postMessage(message));
+        channel.close();
+    }
+}"""
+
+# Tracks an event every 20 ms for a second: ids, or null once the tab believes consent was withdrawn.
+TRACK_A_SECOND = """async () => {
+    const ids = [];
+    for (let i = 0; i < 50; i++) {
+        ids.push(putonly.track('tabs_junk', {i}));
+        await new Promise((r) => setTimeout(r, 20));
+    }
+    await putonly.flush();
+    return ids;
+}"""
+
+
+def test_junk_on_the_consent_channel_changes_nothing_and_real_consent_still_propagates(
+    context: Any, page_origin: str, aws: LocalAws, moto: MotoServer
+) -> None:
+    """Before: the worker took Boolean(message), so a bare `false` from any script stopped tracking in every tab."""
+    here, there = open_page(context, page_origin), open_page(context, page_origin)
+    for page in (here, there):
+        page.evaluate("() => putonly.flush()")  # each worker is up and listening
+    there.evaluate(POST_JUNK)
+    ids = here.evaluate(TRACK_A_SECOND) + there.evaluate(TRACK_A_SECOND)
+    assert None not in ids, "a tab stopped tracking on a message that was not the tracker's"
+    stored = {e["id"] for e in stored_events(aws, moto) if e["topic"] == "tabs_junk"}
+    assert set(ids) <= stored
+    # The tracker's own message still reaches the other tab.
+    here.evaluate("() => putonly.consent(false)")
+    assert there.evaluate(CONSENT_OFF_HERE), "a real withdrawal did not reach the other tab"
+    there.evaluate("() => putonly.consent(true)")

@@ -74,8 +74,10 @@ const now = () => Date.now() + skew;
 /** This worker's records in the outbox (loose events by data bytes, envelopes by item bytes): a cheap
  * running estimate that says when to check the bounds; dropOldest recounts exactly. */
 let totals = { count: 0, bytes: 0 };
-/** Consent is per origin: a change in one tab reaches the workers of the others. */
-const tabs = new BroadcastChannel('putonly-consent');
+/** Consent is per origin: a change in one tab reaches the workers of the others, as {putonly: 'consent',
+ * value: boolean}. Any script of the origin can post on the channel, so nothing else counts. A new name:
+ * an older worker still open in another tab coerced any message with Boolean(), and would read ours as true. */
+const tabs = new BroadcastChannel('putonly-consent.2');
 /** The page is hidden: it may be closed or discarded at any moment, so new envelopes go out at once. */
 let hidden = false;
 
@@ -200,7 +202,9 @@ const copies = {
 /** @param {any} data */
 const receive = (data) => (early ? early.push(data) : handle(data));
 self.onmessage = (/** @type {MessageEvent} */ { data }) => (data.t === 'init' ? start(data.base).catch(fault) : receive(data));
-tabs.onmessage = ({ data }) => receive({ t: 'consent', value: data, elsewhere: true });
+tabs.onmessage = ({ data }) => {
+  if (data?.putonly === 'consent' && typeof data.value === 'boolean') receive({ t: 'consent', value: data.value, elsewhere: true });
+};
 
 /** Set once start() has packed the events that arrived before the config. */
 let packed = false;
@@ -623,7 +627,7 @@ function setConsent(value, here) {
   consent = value;
   if (here) {
     serial(() => outbox.setMeta('consent', value));
-    tabs.postMessage(value);
+    tabs.postMessage({ putonly: 'consent', value });
   }
   // Also when the page chose: its loader then ends where this worker does, whatever order the tabs spoke in.
   post({ t: 'consent', value, mine: here });

@@ -2,6 +2,11 @@
 
 Only INSERTs count: a retried envelope lands on the same key, so its rewrite is a MODIFY and is not
 counted twice. The metric goes out as an embedded-metric-format log line (no PutMetricData call).
+
+A guest writes ``count`` itself, so it is untrusted: a record whose count is not an integer from 1 to
+MAX_EVENTS (the envelope's maximum events) is skipped with one log line and never fails the batch. A
+record that still fails unexpectedly is reported as a partial batch failure: the events before it are
+published and the stream resumes at it (the event source mapping bisects, retries and then moves on).
 """
 
 from __future__ import annotations
@@ -9,17 +14,70 @@ from __future__ import annotations
 import json
 import os
 import time
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 NAMESPACE = "PutOnly"
+PREFIX = "putonly-event-counter:"
+SHOWN = 80  # characters of a forged value shown in a log line
 
 
-def count_events(records: list[dict[str, Any]]) -> int:
-    return sum(
-        int(r["dynamodb"]["NewImage"]["count"]["N"])
-        for r in records
-        if r.get("eventName") == "INSERT" and "count" in r.get("dynamodb", {}).get("NewImage", {})
-    )
+def envelope_events(record: Any, max_events: int) -> int:
+    """The events a stream record adds: 0 unless an INSERT; ValueError when its count is not to be trusted."""
+    if not isinstance(record, dict) or record.get("eventName") != "INSERT":
+        return 0
+    image = (record.get("dynamodb") or {}).get("NewImage")
+    if not isinstance(image, dict):
+        raise ValueError("no NewImage")
+    value = image.get("count")
+    if not (isinstance(value, dict) and list(value) == ["N"] and isinstance(value["N"], str)):
+        raise ValueError(f"count {_shown(value)} is not a number")
+    try:
+        number = Decimal(value["N"])
+    except InvalidOperation:
+        raise ValueError(f"count {_shown(value)} is not a number") from None
+    if not (number.is_finite() and number == number.to_integral_value() and 1 <= number <= max_events):
+        raise ValueError(f"count {_shown(value)} is not an integer from 1 to {max_events}")
+    return int(number)
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=True, default=str)
+    return text if len(text) <= SHOWN else text[:SHOWN] + "..."
+
+
+def count_events(records: list[dict[str, Any]], max_events: int) -> int:
+    """Events in the records' new envelopes; records with a forged count are skipped and logged."""
+    return _count(records, max_events)[0]
+
+
+def _count(records: list[Any], max_events: int) -> tuple[int, str | None]:
+    """(events, sequence number of the first record that failed unexpectedly, or None)."""
+    total = 0
+    for record in records:
+        try:
+            total += envelope_events(record, max_events)
+        except ValueError as err:
+            print(f"{PREFIX} skipped {_where(record)}: {err}")
+        except Exception as err:  # a bug, not bad data: the stream resumes at this record
+            sequence = _sequence(record)
+            if sequence is None:
+                raise
+            print(f"{PREFIX} failed {_where(record)}: {type(err).__name__}: {err}")
+            return total, sequence
+    return total, None
+
+
+def _sequence(record: Any) -> str | None:
+    sequence = (record.get("dynamodb") or {}).get("SequenceNumber") if isinstance(record, dict) else None
+    return sequence if isinstance(sequence, str) else None
+
+
+def _where(record: Any) -> str:
+    """Names a record by what AWS wrote (its stream ids), never by what the guest did."""
+    if not isinstance(record, dict):
+        return "a record that is not an object"
+    return f"record {record.get('eventID', '?')} (sequence {_sequence(record) or '?'})"
 
 
 def metric_line(events: int, table: str, now_ms: int) -> str:
@@ -41,7 +99,9 @@ def metric_line(events: int, table: str, now_ms: int) -> str:
     )
 
 
-def handler(event: dict[str, Any], context: Any) -> None:
-    events = count_events(event.get("Records", []))
+def handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, str]]]:
+    """Publishes the batch's events; reports the first record that failed (ReportBatchItemFailures)."""
+    events, failed = _count(event.get("Records", []), int(os.environ["MAX_EVENTS"]))
     if events:
         print(metric_line(events, os.environ["TABLE_NAME"], int(time.time() * 1000)))
+    return {"batchItemFailures": [{"itemIdentifier": failed}] if failed else []}

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import pytest
 
 from cdk_app import envelope
-from tests.helpers import Deployment, one, resources
+from tests.helpers import ROOT, Deployment, one, resources
 
 
 def test_pool_allows_guests_and_not_the_classic_flow(dev: Deployment) -> None:
@@ -75,6 +77,7 @@ def test_guest_writes_only_its_own_partition_without_reading_back(dev: Deploymen
             "dynamodb:Attributes": list(envelope.ATTRIBUTES),
         },
         "StringEqualsIfExists": {"dynamodb:ReturnValues": "NONE"},
+        "Null": {"dynamodb:EnclosingOperation": "true"},
     }
 
 
@@ -92,3 +95,89 @@ def test_authenticated_role_has_no_permissions(dev: Deployment) -> None:
     assert "Policies" not in role and "ManagedPolicyArns" not in role
     for policy in resources(dev.identity, "AWS::IAM::Policy") + resources(dev.identity, "AWS::IAM::ManagedPolicy"):
         assert {"Ref": authenticated} not in policy["Properties"].get("Roles", [])
+
+
+# A request as IAM sees it: condition keys with their values (absent keys absent). DynamoDB puts the item's and the
+# condition expression's attribute names in dynamodb:Attributes, the key's partition in dynamodb:LeadingKeys,
+# ReturnValues only when sent, and dynamodb:EnclosingOperation only for an action inside a transaction.
+CALLER = "${cognito-identity.amazonaws.com:sub}"
+ME = "us-east-1:11111111-2222-3333-4444-555555555555"
+TRACKER_PUT = {
+    "cognito-identity.amazonaws.com:sub": [ME],
+    "dynamodb:LeadingKeys": [ME],
+    "dynamodb:Attributes": ["pk", "sk", "topic", "subject", "events", "count", "first_ts", "last_ts", "v", "gsi1pk",
+                            "gsi1sk"],
+}  # fmt: skip
+
+
+def _condition_holds(operator: str, policy: dict[str, Any], request: dict[str, list[str]]) -> bool:
+    """IAM's documented semantics for the operators the guest statement uses; any other operator fails the test.
+
+    https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html and
+    .../reference_policies_condition-single-vs-multi-valued-context-keys.html
+    """
+    for key, wanted in policy.items():
+        allowed = {request["cognito-identity.amazonaws.com:sub"][0] if v == CALLER else v for v in _listed(wanted)}
+        present = key in request
+        values = request.get(key, [])
+        if operator == "Null":
+            (flag,) = allowed
+            holds = (not present) if flag == "true" else present
+        elif operator == "ForAllValues:StringEquals":
+            holds = all(v in allowed for v in values)  # an absent key or empty set matches
+        elif operator == "StringEqualsIfExists":
+            holds = not present or (len(values) == 1 and values[0] in allowed)
+        elif operator == "StringEquals":
+            holds = present and len(values) == 1 and values[0] in allowed
+        else:
+            raise AssertionError(f"the policy uses {operator}, which this evaluator does not know")
+        if not holds:
+            return False
+    return True
+
+
+def _listed(value: Any) -> list[str]:
+    return value if isinstance(value, list) else [value]
+
+
+def _allows(statements: list[dict[str, Any]], action: str, request: dict[str, list[str]]) -> bool:
+    """Allowed when an Allow statement for the action has every condition true and no Deny statement matches."""
+
+    def matches(statement: dict[str, Any]) -> bool:
+        return action in _listed(statement["Action"]) and all(
+            _condition_holds(op, keys, request) for op, keys in statement.get("Condition", {}).items()
+        )
+
+    applying = [s for s in statements if matches(s)]
+    return any(s["Effect"] == "Allow" for s in applying) and not any(s["Effect"] == "Deny" for s in applying)
+
+
+@pytest.mark.parametrize(
+    ("request_", "allowed"),
+    [
+        pytest.param(TRACKER_PUT, True, id="the tracker's conditional put into its own partition"),
+        pytest.param({**TRACKER_PUT, "dynamodb:EnclosingOperation": ["TransactWriteItems"]}, False,
+                     id="the same put inside TransactWriteItems"),
+        pytest.param({**TRACKER_PUT, "dynamodb:LeadingKeys": ["us-east-1:someone-else"]}, False,
+                     id="another visitor's partition"),
+        pytest.param({**TRACKER_PUT, "dynamodb:ReturnValues": ["ALL_OLD"]}, False, id="ReturnValues=ALL_OLD"),
+        pytest.param({**TRACKER_PUT, "dynamodb:ReturnValues": ["NONE"]}, True, id="ReturnValues=NONE"),
+        pytest.param({**TRACKER_PUT, "dynamodb:Attributes": [*TRACKER_PUT["dynamodb:Attributes"], "evil"]}, False,
+                     id="an attribute outside the allow-list"),
+    ],
+)  # fmt: skip
+def test_guest_policy_decides_each_put_as_iam_would(
+    dev: Deployment, request_: dict[str, list[str]], allowed: bool
+) -> None:
+    """The synthesized statement evaluated on requests a browser or an attacker would send."""
+    assert _allows(_guest_statements(dev.identity), "dynamodb:PutItem", request_) is allowed
+
+
+def test_readme_shows_the_synthesized_guest_statement(dev: Deployment) -> None:
+    (statement,) = _guest_statements(dev.identity)
+    (block,) = re.findall(
+        r"```json\n(\{\n  \"Sid\": \"PutOwnEnvelopesOnly\".*?\n\})\n```", (ROOT / "README.md").read_text(), re.S
+    )
+    shown = json.loads(block)
+    assert shown["Condition"] == statement["Condition"]
+    assert (shown["Effect"], shown["Action"]) == (statement["Effect"], statement["Action"])

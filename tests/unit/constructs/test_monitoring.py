@@ -12,17 +12,30 @@ def _alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {a["Properties"]["MetricName"]: a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm")}
 
 
-def test_four_alarms_on_the_table(dev: Deployment) -> None:
+def test_four_alarms_on_the_table_and_one_on_the_event_counter(dev: Deployment) -> None:
     alarms = _alarms(dev.data)
-    assert set(alarms) == {"ThrottledRequests", "SystemErrors", "UserErrors", "ConsumedWriteCapacityUnits"}
+    table_alarms = {"ThrottledRequests", "SystemErrors", "UserErrors", "ConsumedWriteCapacityUnits"}
+    assert set(alarms) == table_alarms | {"Errors"}
     for name in ("ThrottledRequests", "SystemErrors"):
         dims = {d["Name"]: d["Value"] for d in alarms[name]["Dimensions"]}
         assert dims["Operation"] == "PutItem" and "TableName" in dims
         assert alarms[name]["Threshold"] == 1
+    for name in table_alarms:
+        assert alarms[name]["Namespace"] == "AWS/DynamoDB"
+        assert alarms[name]["DatapointsToAlarm"] == 2
     for alarm in alarms.values():
-        assert alarm["Namespace"] == "AWS/DynamoDB"
         assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
         assert alarm["TreatMissingData"] == "notBreaching"
+
+
+def test_one_failing_minute_of_the_event_counter_alarms(dev: Deployment) -> None:
+    """After its retries a failing batch is skipped: without this alarm its events would go uncounted silently."""
+    alarm = _alarms(dev.data)["Errors"]
+    assert (alarm["Namespace"], alarm["Statistic"], alarm["Period"]) == ("AWS/Lambda", "Sum", 60)
+    assert (alarm["Threshold"], alarm["DatapointsToAlarm"]) == (1, 1)
+    (dimension,) = alarm["Dimensions"]
+    function_id = next(k for k, v in dev.data["Resources"].items() if v["Type"] == "AWS::Lambda::Function")
+    assert dimension == {"Name": "FunctionName", "Value": {"Ref": function_id}}
 
 
 def test_write_alarm_sits_below_the_cap(dev: Deployment, prod: Deployment) -> None:
@@ -78,3 +91,12 @@ def test_event_counter_only_reads_the_stream_and_writes_its_logs(dev: Deployment
     assert mapping["StartingPosition"] == "LATEST" and mapping["MaximumRetryAttempts"] == 2
     role = one(dev.data, "AWS::IAM::Role")["Properties"]
     assert "ManagedPolicyArns" not in role
+
+
+def test_event_counter_trusts_no_count_and_reports_the_record_that_failed(dev: Deployment, prod: Deployment) -> None:
+    for deployment in (dev, prod):
+        function = one(deployment.data, "AWS::Lambda::Function")["Properties"]
+        assert function["Environment"]["Variables"]["MAX_EVENTS"] == str(deployment.settings.envelope_max_events)
+    mapping = one(dev.data, "AWS::Lambda::EventSourceMapping")["Properties"]
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BisectBatchOnFunctionError"] is True

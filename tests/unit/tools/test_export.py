@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
-from cdk_app.tools.export import REQUIRED_ACTIONS
+from cdk_app.tools.export import REQUIRED_ACTIONS, Checkpoint
 from tests.helpers import ROOT, Deployment, one
 
 OPERATIONS = {"describe_table": "DescribeTable", "query": "Query", "scan": "Scan", "batch_get_item": "BatchGetItem"}
@@ -35,3 +37,15 @@ def test_cli_does_not_import_aws_cdk() -> None:
     code = "import sys, cdk_app.tools.export; print('aws_cdk' in sys.modules, 'jsii' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False False"
+
+
+def test_a_checkpoint_keeps_the_rejected_count_across_a_rerun(tmp_path: Path) -> None:
+    path = tmp_path / "export.ckpt"
+    selection = {"table": "T", "all": True}
+    saved = Checkpoint(path, selection, {"0": {"pk": {"S": "a"}}}, rows=7, rejected=3)
+    saved.save()
+    loaded = Checkpoint.load(path, selection)
+    assert (loaded.segments, loaded.rows, loaded.rejected) == (saved.segments, 7, 3)
+    # A checkpoint written before rejects were counted resumes with none.
+    path.write_text(json.dumps({"selection": selection, "segments": {}, "rows": 2}))
+    assert Checkpoint.load(path, selection).rejected == 0

@@ -1,0 +1,81 @@
+"""Envelope items as untrusted input: each malformed shape a guest can write is rejected with a reason, no crash."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from cdk_app.tools.rows import Rejected, cell, event_rows, json_text, reject_line
+from tests.helpers import FIRST, MALFORMED, envelope_item, envelope_with_events
+
+
+def test_an_envelope_becomes_one_row_per_event() -> None:
+    rows = event_rows(envelope_item())
+    assert [(r["event_id"], r["ts_ms"], r["time"], r["data"]) for r in rows] == [
+        ("e1", FIRST, "2026-01-01T00:00:00.000Z", {"s": 1}),
+        ("e2", FIRST + 1500, "2026-01-01T00:00:01.500Z", [1, "é"]),
+    ]
+    assert {(r["topic"], r["subject"], r["identity"], r["envelope"]) for r in rows} == {
+        ("song_player", "song-1", "us-east-1:visitor", "2026-01-01T00:00:00.000Z#E1")
+    }
+    assert event_rows(envelope_item(subject=None))[0]["subject"] == ""
+    assert event_rows(envelope_item(), topic="song_player", subject="song-1") == rows
+
+
+@pytest.mark.parametrize(("bad", "reason"), MALFORMED, ids=[r for _, r in MALFORMED])
+def test_a_malformed_item_is_rejected_with_its_reason(bad: dict[str, Any], reason: str) -> None:
+    with pytest.raises(Rejected) as rejected:
+        event_rows(bad)
+    assert reason in str(rejected.value)
+    assert "\n" not in str(rejected.value) and len(str(rejected.value)) < 200
+
+
+@pytest.mark.parametrize(
+    ("found_under", "reason"),
+    [
+        (("song_player", "song-2"), "topic/subject 'song_player'/'song-1' disagree with the index key"),
+        (("other", "song-1"), "disagree with the index key it was found under ('other'/'song-1')"),
+        (("song_player", ""), "disagree"),
+    ],
+)
+def test_an_item_found_under_another_index_key_is_rejected(found_under: tuple[str, str], reason: str) -> None:
+    """A guest writes gsi1pk itself, so it can file its items under any topic and subject."""
+    topic, subject = found_under
+    with pytest.raises(Rejected, match="disagree") as rejected:
+        event_rows(envelope_item(), topic=topic, subject=subject)
+    assert reason in str(rejected.value)
+
+
+def test_a_lone_surrogate_survives_as_a_json_escape() -> None:
+    """The tracker stores such strings faithfully (JSON keeps them as \\udfff); they cannot be encoded as UTF-8."""
+    (row,) = event_rows(envelope_with_events('[["e\\udfff", 0, {"k\\ud800": "v\\udfff", "n": "é"}]]'))
+    assert row["data"] == {"k\ud800": "v\udfff", "n": "é"}
+    text = json_text(row)
+    text.encode("utf-8")  # no UnicodeEncodeError
+    assert json.loads(text) == row, "exact"
+    assert "\\udfff" in text
+    assert json_text({"n": "é"}) == '{"n":"é"}', "without a surrogate, non-ASCII stays readable"
+    assert cell(row["event_id"]) == "e\ufffd"
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_a_cell_a_spreadsheet_would_run_is_shown_as_text(start: str) -> None:
+    assert (
+        cell(start + 'HYPERLINK("https://evil.example/", "x")')
+        == "'" + start + 'HYPERLINK("https://evil.example/", "x")'
+    )
+
+
+def test_other_cells_are_unchanged() -> None:
+    for value in ("song-1", "a=b", " =1", "'quoted", "", "é", 1767225600000):
+        assert cell(value) == str(value)
+
+
+def test_a_reject_line_is_ascii_and_keeps_the_item_exactly() -> None:
+    raw = envelope_with_events('[["e\\udfff", 0, "\ud800"]]')
+    raw["topic"] = {"S": "=cmd|' /C calc'!A0 é"}
+    line = reject_line(raw, "events is not JSON")
+    assert line.endswith("\n") and line.isascii()
+    assert json.loads(line) == {"reason": "events is not JSON", "item": raw}
