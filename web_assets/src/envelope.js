@@ -82,11 +82,24 @@ export function seal(events, limits, id = newId()) {
 }
 
 /**
+ * The visitor's shard of every by_subject index key, so that no subject, nor a topic's subject-less envelopes,
+ * becomes one hot index partition. cdk_app/envelope.py's index_shard computes the same.
+ * @param {string} identityId
+ * @param {number} shards
+ */
+export const indexShard = (identityId, shards) => {
+  let h = 0;
+  for (const c of identityId) h = Math.imul(h ^ /** @type {number} */ (c.codePointAt(0)), 0x9e3779b1);
+  return Math.floor(((h >>> 0) * shards) / 2 ** 32);
+};
+
+/**
  * The DynamoDB item for ``envelope`` in ``identityId``'s partition: the same bytes on every retry.
  * @param {Envelope} envelope
  * @param {string} identityId
+ * @param {number} [shards] indexShards from config.json
  */
-export function toItem(envelope, identityId) {
+export function toItem(envelope, identityId, shards = 1) {
   /** @type {Record<string, {S: string} | {N: string}>} */
   const item = {
     pk: { S: identityId },
@@ -97,7 +110,7 @@ export function toItem(envelope, identityId) {
     first_ts: { N: String(envelope.first) },
     last_ts: { N: String(envelope.last) },
     v: { N: String(SCHEMA_VERSION) },
-    gsi1pk: { S: `${envelope.topic}#${envelope.subject}` },
+    gsi1pk: { S: `${envelope.topic}#${envelope.subject}#${indexShard(identityId, shards)}` },
     gsi1sk: { S: envelope.sk },
   };
   if (envelope.subject) item.subject = { S: envelope.subject };

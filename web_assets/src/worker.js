@@ -462,7 +462,7 @@ async function confirm(envelope) {
 /** The envelope's PutItem, signed now. @param {import('./envelope.js').Envelope} envelope @param {import('./aws.js').Credentials} creds */
 function sign(envelope, creds) {
   const datetime = new Date(now()).toISOString().replace(/[:-]|\.\d{3}/g, '');
-  return signPutItem({ config, credentials: creds, item: toItem(envelope, creds.identityId), datetime });
+  return signPutItem({ config, credentials: creds, item: toItem(envelope, creds.identityId, config.indexShards), datetime });
 }
 
 /** DynamoDB refused the envelope as invalid: split until the bad event is alone, then drop only it. */
