@@ -5,8 +5,8 @@ import { utf8Length } from './validate.js';
 
 export const SCHEMA_VERSION = 1;
 const WRITE_UNIT = 1024;
-// Identity ids look like "us-east-1:" + a UUID; sizes are computed with one of that length.
-const SAMPLE_IDENTITY = 'us-east-1:00000000-0000-0000-0000-000000000000';
+// Identity ids look like "us-east-1:" + a UUID; sizes are computed with one of that length (only its length counts).
+const SAMPLE_IDENTITY = '-'.repeat(46);
 
 /**
  * @typedef {{id: string, ts: number, topic: string, subject: string, json: string, bytes: number}} Event
@@ -26,7 +26,7 @@ export function entryBytes(event, first) {
 
 /** DynamoDB's size of a number: about one byte per two significant digits, plus one. */
 export function numberSize(/** @type {number} */ n) {
-  const digits = String(Math.abs(n)).replace('.', '').replace(/^0+/, '').replace(/0+$/, '').length || 1;
+  const digits = String(Math.abs(n)).replace('.', '').replace(/^0+|0+$/g, '').length || 1;
   return Math.ceil(digits / 2) + 1;
 }
 

@@ -9,9 +9,8 @@ const utf8 = (text) => new TextEncoder().encode(text);
 const hex = (buffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, '0')).join('');
 /** @param {string} text */
 const sha256 = async (text) => hex(await crypto.subtle.digest('SHA-256', utf8(text)));
-/** @param {string | ArrayBuffer} key @param {string} text */
-const hmac = async (key, text) =>
-  crypto.subtle.sign('HMAC', await crypto.subtle.importKey('raw', typeof key === 'string' ? utf8(key) : key, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']), utf8(text));
+/** @param {BufferSource} key @param {string} text */
+const hmac = async (key, text) => crypto.subtle.sign('HMAC', await crypto.subtle.importKey('raw', key, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']), utf8(text));
 
 /**
  * Signs a POST of ``body`` to ``url``. ``headers`` have lower-case names; all of them are signed, with the host.
@@ -37,8 +36,8 @@ export async function sigv4({ url, headers, body, accessKeyId, secretAccessKey, 
     names.join(';'),
     await sha256(body),
   ].join('\n');
-  /** @type {string | ArrayBuffer} */
-  let key = 'AWS4' + secretAccessKey;
+  /** @type {BufferSource} */
+  let key = utf8('AWS4' + secretAccessKey);
   for (const part of scope.split('/')) key = await hmac(key, part);
   const signature = hex(await hmac(key, `AWS4-HMAC-SHA256\n${datetime}\n${scope}\n${await sha256(canonical)}`));
   headers.authorization = `AWS4-HMAC-SHA256 Credential=${accessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}`;
