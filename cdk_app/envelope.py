@@ -19,8 +19,13 @@ FIRST_TS = "first_ts"  # ms since the epoch
 LAST_TS = "last_ts"
 VERSION = "v"  # SCHEMA_VERSION
 GSI_NAME = "by_subject"
-GSI_PARTITION_KEY = "gsi1pk"  # "<topic>#<subject>"
+GSI_PARTITION_KEY = "gsi1pk"  # "<topic>#<subject>#<shard>", see index_key
 GSI_SORT_KEY = "gsi1sk"  # same value as sk
+# One index key is one index partition, held to 1,000 write units a second; a throttled index throttles the
+# table. So the key of a subject (or of a topic's subject-less envelopes) is spread over indexShards shards,
+# derived from the visitor. The setting allows at most this many; readers query every one of them, so a
+# deployment that changed the setting still finds every envelope.
+INDEX_SHARDS_MAX = 32
 TTL_ATTRIBUTE = "expires_at"  # epoch seconds; only when a retention is configured
 
 # What an envelope says, with each attribute's DynamoDB type; the index keys and the expiry derive from it.
@@ -38,8 +43,27 @@ CONTENT = {
 TYPES = {**CONTENT, GSI_PARTITION_KEY: "S", GSI_SORT_KEY: "S", TTL_ATTRIBUTE: "N"}
 ATTRIBUTES = tuple(TYPES)
 
-# Small attributes copied into the GSI so "how many plays of song 123 in November" needs no item reads.
-GSI_PROJECTED = (TOPIC, SUBJECT, COUNT, FIRST_TS, LAST_TS)
+# Small, fixed-size attributes copied into the GSI, so "how many plays of song 123 in November" needs no item
+# reads. Not topic and subject: the key holds them, and a guest could make each ~190 KB, doubling a put's cost.
+GSI_PROJECTED = (COUNT, FIRST_TS, LAST_TS)
+
+
+def index_shard(identity: str, shards: int) -> int:
+    """The visitor's shard of every index key, from 0 to ``shards`` - 1.
+
+    A 32-bit hash of the identity id (each character xor-ed in, then multiplied by the golden-ratio constant),
+    scaled to ``shards`` by its high bits, which every character reaches. The tracker's envelope.js computes the
+    same (tests/unit/test_envelope.py compares them).
+    """
+    h = 0
+    for char in identity:
+        h = ((h ^ ord(char)) * 0x9E3779B1) % 2**32
+    return (h * shards) >> 32
+
+
+def index_key(topic: str, subject: str, shard: int) -> str:
+    """The by_subject index's partition key. Topics have no "#", so topic, subject and shard are unambiguous."""
+    return f"{topic}#{subject}#{shard}"
 
 
 def item(
@@ -53,6 +77,7 @@ def item(
     first_ts: int,
     last_ts: int,
     expires_at: int = 0,
+    index_shards: int = 1,
 ) -> dict[str, dict[str, str]]:
     """An envelope item in DynamoDB JSON, as the tracker writes it: no subject or expiry attribute when unset."""
     values: dict[str, str | int] = {
@@ -64,7 +89,7 @@ def item(
         FIRST_TS: first_ts,
         LAST_TS: last_ts,
         VERSION: SCHEMA_VERSION,
-        GSI_PARTITION_KEY: f"{topic}#{subject}",
+        GSI_PARTITION_KEY: index_key(topic, subject, index_shard(identity, index_shards)),
         GSI_SORT_KEY: sk,
     }
     if subject:

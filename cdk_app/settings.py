@@ -25,6 +25,9 @@ _REMOVAL_POLICIES = ("retain", "destroy")
 MAX_WRITE_CAP = 40_000
 # An envelope item must stay well under DynamoDB's 400 KB item limit.
 MAX_ENVELOPE_BYTES = 350_000
+# Readers query every index shard up to envelope.INDEX_SHARDS_MAX (a pure module imports no other; the settings
+# test proves the two equal).
+MAX_INDEX_SHARDS = 32
 
 
 class SettingsError(ValueError):
@@ -50,6 +53,7 @@ class Settings:
     max_delay_seconds: int
     outbox_max_events: int
     outbox_max_bytes: int
+    index_shards: int
     alarm_email: str | None
     analytics_export: bool
 
@@ -62,7 +66,7 @@ class Settings:
         return f"PutOnly-{self.env_name}"
 
     def tracker_limits(self) -> dict[str, int]:
-        """The limits the tracker enforces, published in config.json."""
+        """The limits the tracker enforces and the index shards it writes to, published in config.json."""
         return {
             "maxEventBytes": self.max_event_bytes,
             "envelopeMaxBytes": self.envelope_max_bytes,
@@ -71,6 +75,7 @@ class Settings:
             "outboxMaxEvents": self.outbox_max_events,
             "outboxMaxBytes": self.outbox_max_bytes,
             "retentionDays": self.retention_days,
+            "indexShards": self.index_shards,
         }
 
 
@@ -90,6 +95,7 @@ _KEYS = {
     "maxDelaySeconds": "max_delay_seconds",
     "outboxMaxEvents": "outbox_max_events",
     "outboxMaxBytes": "outbox_max_bytes",
+    "indexShards": "index_shards",
     "alarmEmail": "alarm_email",
     "analyticsExport": "analytics_export",
 }
@@ -105,6 +111,7 @@ _INT_RANGES = {
     "maxDelaySeconds": (1, 3_600),
     "outboxMaxEvents": (100, 1_000_000),
     "outboxMaxBytes": (65_536, 500_000_000),
+    "indexShards": (1, MAX_INDEX_SHARDS),
 }
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import argparse
 import csv
+import heapq
 import json
 import os
 import signal
 import sys
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,6 +34,8 @@ LOOKBACK = timedelta(hours=1)
 COLUMNS = ("event_id", "time", "ts_ms", "topic", "subject", "identity", "envelope", "data")
 # What the export needs, and all that the analyst policy grants (tests/unit/tools/test_export.py checks both).
 REQUIRED_ACTIONS = ("dynamodb:DescribeTable", "dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchGetItem")
+# Index shards read at once: botocore keeps 10 connections per client (more would be opened and thrown away).
+INDEX_READERS = 10
 
 
 def parse_time(value: str, *, flag: str) -> str:
@@ -169,7 +172,10 @@ class Exporter:
         return "", {}
 
     def pages(self, segment: int | None, start: Any) -> Iterator[tuple[list[dict[str, Any]], Any]]:
-        """(items, LastEvaluatedKey) pages of one selection (and one Scan segment)."""
+        """(items, resume position) pages of one selection (and one Scan segment); the last position is None."""
+        if self.args.topic is not None:
+            yield from self.index_pages(start)
+            return
         request: dict[str, Any] = {"TableName": self.table, "Limit": self.args.page_size}
         if self.args.all:
             request.update(Segment=segment, TotalSegments=self.args.segments)
@@ -179,30 +185,74 @@ class Exporter:
                 request["ExpressionAttributeValues"] = values
             operation = self.client.scan
         else:
-            if self.args.identity:
-                key, value = envelope.PARTITION_KEY, self.args.identity
-                sort = envelope.SORT_KEY
-            else:
-                request["IndexName"] = envelope.GSI_NAME
-                key, value = envelope.GSI_PARTITION_KEY, f"{self.args.topic}#{self.args.subject}"
-                sort = envelope.GSI_SORT_KEY
-            condition, values = self.key_range(sort)
-            request["KeyConditionExpression"] = f"{key} = :key{condition}"
-            request["ExpressionAttributeValues"] = {":key": {"S": value}, **values}
+            condition, values = self.key_range(envelope.SORT_KEY)
+            request["KeyConditionExpression"] = f"{envelope.PARTITION_KEY} = :key{condition}"
+            request["ExpressionAttributeValues"] = {":key": {"S": self.args.identity}, **values}
             operation = self.client.query
         while True:
             if start:
                 request["ExclusiveStartKey"] = start
             reply = operation(**request)
-            items = reply.get("Items", [])
-            if self.args.all is False and not self.args.identity and items:
-                items = self.full_items(items)  # the index holds only small attributes
             start = reply.get("LastEvaluatedKey")
-            yield items, start
+            yield reply.get("Items", []), start
             if not start:
                 return
 
+    def index_pages(self, start: Any) -> Iterator[tuple[list[dict[str, Any]], Any]]:
+        """Pages of a topic+subject selection from the by_subject index, in time order.
+
+        A subject's envelopes are spread over the visitors' shards (envelope.index_key). Every shard the setting
+        can have is queried, all in parallel and each one page ahead, and their entries are merged by (time,
+        visitor). A page's resume position is its last entry: a rerun asks each shard from that time on and
+        skips what does not come after it.
+        """
+        after = tuple(start) if start else None
+        condition, values = self.key_range(envelope.GSI_SORT_KEY)
+        if after:  # a key condition has one bound below: the later of --since and the resume position
+            values[":since"] = {"S": max(values.get(":since", {}).get("S", ""), after[0])}
+            bounds = "BETWEEN :since AND :until" if ":until" in values else ">= :since"
+            condition = f" AND {envelope.GSI_SORT_KEY} {bounds}"
+        pool = ThreadPoolExecutor(max_workers=INDEX_READERS, thread_name_prefix="shard")
+        try:
+            shards = []
+            for shard in range(envelope.INDEX_SHARDS_MAX):
+                request = {
+                    "TableName": self.table,
+                    "IndexName": envelope.GSI_NAME,
+                    "Limit": self.args.page_size,
+                    "KeyConditionExpression": f"{envelope.GSI_PARTITION_KEY} = :key{condition}",
+                    "ExpressionAttributeValues": {
+                        ":key": {"S": envelope.index_key(self.args.topic, self.args.subject, shard)},
+                        **values,
+                    },
+                }
+                # Every shard's first page is asked for now; the merge below waits only for the ones it needs.
+                shards.append(self._entries(pool, request, pool.submit(self.client.query, **request)))
+            batch: list[dict[str, Any]] = []
+            for entry in heapq.merge(*shards, key=_index_order):
+                if after and _index_order(entry) <= after:
+                    continue
+                batch.append(entry)
+                if len(batch) == self.args.page_size:
+                    yield self.full_items(batch), list(_index_order(entry))
+                    batch = []
+            yield self.full_items(batch), None
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _entries(self, pool: ThreadPoolExecutor, request: dict[str, Any], page: Future[Any]) -> Iterator[Any]:
+        """One shard's index entries in time order, asking for its next page before handing out this one's."""
+        while True:
+            reply = page.result()
+            last = reply.get("LastEvaluatedKey")
+            if last:
+                page = pool.submit(self.client.query, **request, ExclusiveStartKey=last)
+            yield from reply.get("Items", [])
+            if not last:
+                return
+
     def full_items(self, keys_only: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The envelopes of index entries (the index holds only keys, count and times), in the entries' order."""
         keys = [{k: item[k] for k in (envelope.PARTITION_KEY, envelope.SORT_KEY)} for item in keys_only]
         found: list[dict[str, Any]] = []
         for i in range(0, len(keys), 100):
@@ -211,7 +261,12 @@ class Exporter:
                 reply = self.client.batch_get_item(RequestItems=pending)
                 found.extend(reply["Responses"].get(self.table, []))
                 pending = reply.get("UnprocessedKeys") or {}
-        return sorted(found, key=lambda item: item[envelope.SORT_KEY]["S"])
+        return sorted(found, key=_index_order)
+
+
+def _index_order(item: dict[str, Any]) -> tuple[str, str]:
+    """Time order across visitors: the index's sort key ("<time>#<envelope id>", as the table's), then the visitor."""
+    return item[envelope.GSI_SORT_KEY]["S"], item[envelope.PARTITION_KEY]["S"]
 
 
 def build_client(args: argparse.Namespace) -> Any:

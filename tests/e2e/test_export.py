@@ -16,6 +16,7 @@ import pytest
 
 from cdk_app import envelope
 from cdk_app.local.emulator import LocalAws, MotoServer, provision
+from cdk_app.local.templates import limits_from_cdk_out
 from cdk_app.tools.rows import cell, event_rows
 from tests.helpers import CDK_OUT, ENV, ROOT, open_page
 
@@ -55,6 +56,75 @@ def tracked(browser: Any, page_origin: str, aws: LocalAws) -> dict[str, Any]:
     )
     context.close()
     return {**ids, "identity": identity}
+
+
+IDENTITY_OF_PAGE = """async () => {
+    const r = (q) => new Promise((ok) => { q.onsuccess = () => ok(q.result); });
+    const db = await r(indexedDB.open('putonly'));
+    return r(db.transaction('meta').objectStore('meta').get('identityId'));
+}"""
+
+
+@pytest.fixture(scope="module")
+def eight_visitors(browser: Any, page_origin: str) -> dict[str, Any]:
+    """Eight visitors (own browser contexts, so own identities) play one song and track a subject-less event."""
+    plays, visits, identities = [], [], []
+    for _ in range(8):
+        context = browser.new_context()
+        page = open_page(context, page_origin)
+        ids = page.evaluate(
+            """async () => {
+                const plays = [], visits = [];
+                for (let i = 0; i < 5; i++) plays.push(putonly.track('shard_play', {i}, {subject: 'hit-song'}));
+                for (let i = 0; i < 3; i++) visits.push(putonly.track('shard_visit', {i}));
+                await putonly.flush();
+                return {plays, visits};
+            }"""
+        )
+        plays += ids["plays"]
+        visits += ids["visits"]
+        identities.append(page.evaluate(IDENTITY_OF_PAGE))
+        context.close()
+    return {"plays": plays, "visits": visits, "identities": identities}
+
+
+def _index_keys(moto: MotoServer, aws: LocalAws, topic: str) -> dict[str, str]:
+    """identity -> the by_subject key of its envelopes of ``topic`` (each visitor has one)."""
+    keys: dict[str, set[str]] = {}
+    for page in moto.client("dynamodb").get_paginator("scan").paginate(TableName=aws.table_name):
+        for item in page["Items"]:
+            if item["topic"]["S"] == topic:
+                keys.setdefault(item["pk"]["S"], set()).add(item[envelope.GSI_PARTITION_KEY]["S"])
+    assert all(len(k) == 1 for k in keys.values()), keys
+    return {identity: k.pop() for identity, k in keys.items()}
+
+
+def test_one_subject_of_eight_visitors_lands_on_several_index_keys(
+    eight_visitors: dict[str, Any], moto: MotoServer, aws: LocalAws
+) -> None:
+    shards = limits_from_cdk_out(CDK_OUT)["indexShards"]
+    assert shards == 8  # dev's setting, published in config.json
+    for topic, subject in (("shard_play", "hit-song"), ("shard_visit", "")):
+        keys = _index_keys(moto, aws, topic)
+        assert sorted(keys) == sorted(eight_visitors["identities"])
+        assert len(set(keys.values())) > 1, f"eight visitors share one index key: {keys}"
+        for identity, key in keys.items():
+            assert key == envelope.index_key(topic, subject, envelope.index_shard(identity, shards))
+
+
+def test_by_topic_and_subject_reads_every_shard_exactly_once(eight_visitors: dict[str, Any], aws: LocalAws) -> None:
+    for args, expected in (
+        (["--topic", "shard_play", "--subject", "hit-song"], eight_visitors["plays"]),
+        (["--topic", "shard_visit"], eight_visitors["visits"]),
+        (["--topic", "shard_play", "--subject", "hit-song", "--page-size", "1"], eight_visitors["plays"]),
+    ):
+        rows = jsonl(export(aws, *args).stdout)
+        ids = [r["event_id"] for r in rows]
+        assert sorted(ids) == sorted(expected), args  # every event, none twice
+        # Envelopes merged from the shards in time order ("<first event's time>#<id>"); events in time in each.
+        assert [r["envelope"] for r in rows] == sorted(r["envelope"] for r in rows)
+        assert [r["ts_ms"] for r in rows] == sorted(r["ts_ms"] for r in rows)  # (the visitors came one by one)
+        assert {r["identity"] for r in rows} == set(eight_visitors["identities"])
 
 
 def jsonl(text: str) -> list[dict[str, Any]]:
@@ -144,6 +214,41 @@ def test_resume_after_an_interruption(aws: LocalAws, moto: MotoServer, tmp_path:
     export(aws, *args)
     rows = jsonl(out.read_text())
     assert [r["event_id"] for r in rows] == sorted(expected)
+    assert not checkpoint.exists()
+
+
+def test_resume_across_index_shards(aws: LocalAws, moto: MotoServer, tmp_path: Path) -> None:
+    """An interrupted topic+subject export, rerun, writes every event once, in order: the resume position is
+    a place in the merged order of all shards, not one shard's."""
+    ddb = moto.client("dynamodb")
+    expected, items = [], []
+    for n in range(320):  # 40 visitors, interleaved in time: each shard holds several, every page merges
+        visitor = f"us-east-1:{n % 40:08d}-0000-4000-8000-000000000000"
+        first_ts = 1767225600000 + n * 1000
+        sk = f"2026-01-01T00:{n // 60:02d}:{n % 60:02d}.000Z#R{n:015d}"
+        expected.append(f"shardresume{n:05d}")
+        items.append(envelope.item(
+            identity=visitor, sk=sk, topic="resume_play", subject="song-9", count=1, first_ts=first_ts,
+            last_ts=first_ts, events=json.dumps([[expected[-1], 0, {"n": n}]]), index_shards=8,
+        ))  # fmt: skip
+    assert len({item[envelope.GSI_PARTITION_KEY]["S"] for item in items}) == 8
+    for i in range(0, len(items), 25):
+        ddb.batch_write_item(RequestItems={aws.table_name: [{"PutRequest": {"Item": it}} for it in items[i : i + 25]]})
+    out, checkpoint = tmp_path / "shards.jsonl", tmp_path / "shards.checkpoint"
+    args = ["--topic", "resume_play", "--subject", "song-9", "--page-size", "1", "--since", "2026-01-01T00:00:30Z"]
+    args += ["--output", str(out), "--checkpoint", str(checkpoint)]
+    command = [sys.executable, "-m", "cdk_app.tools.export", "--table", aws.table_name, "--endpoint-url", aws.endpoint]
+    proc = subprocess.Popen([*command, *args], cwd=ROOT, env=ENV, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not (checkpoint.exists() and len(out.read_text().splitlines()) > 20) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    partial = len(out.read_text().splitlines())
+    assert 20 < partial < 290
+    export(aws, *args)
+    assert [r["event_id"] for r in jsonl(out.read_text())] == expected[30:]
     assert not checkpoint.exists()
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import uuid
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -14,25 +16,40 @@ from tests.helpers import ROOT
 
 IDENTITY = "us-east-1:11111111-2222-3333-4444-555555555555"
 
-# Seals one event with a subject and a retention, and one with neither, and prints the items toItem makes.
+SHARDS = 8
+# Identities to shard: Cognito's shape in several regions, plus odd ones (the hash must agree on any string).
+IDENTITIES = [f"{region}:{uuid.UUID(int=n * 0x9E3779B97F4A7C15 % 2**128)}" for n, region in enumerate(
+    ["us-east-1", "eu-west-1", "ap-southeast-4", "us-gov-west-1"] * 50
+)] + ["", "x", "us-east-1:é中😀", "\u0000" * 40]  # fmt: skip
+
+# Seals one event with a subject and a retention, and one with neither, and prints the items toItem makes
+# (with indexShards=SHARDS); and the shard of each identity for every allowed indexShards.
 TO_ITEM = """
-import { seal, toItem } from './src/envelope.js';
+import { indexShard, seal, toItem } from './src/envelope.js';
 const limits = { envelopeMaxBytes: 16384, envelopeMaxEvents: 500, maxDelaySeconds: 30, retentionDays: 30 };
 const event = (subject) => ({
   id: 'EVENT00000000001', ts: 1700000000000, topic: 'song_player', subject, json: '{"i":1}', bytes: 7,
 });
 const full = seal([event('song-123')], limits, 'ENVELOPE00000001');
 const bare = seal([event('')], { ...limits, retentionDays: 0 }, 'ENVELOPE00000002');
-console.log(JSON.stringify({ full: toItem(full, process.argv[1]), bare: toItem(bare, process.argv[1]) }));
+const [identity, shards, identities, most] = JSON.parse(process.argv[1]);
+const sharded = identities.map((id) => Array.from({ length: most }, (_, n) => indexShard(id, n + 1)));
+console.log(JSON.stringify({ full: toItem(full, identity, shards), bare: toItem(bare, identity, shards), sharded }));
 """
 
 
 @pytest.fixture(scope="module")
-def tracker_items() -> dict[str, dict[str, dict[str, str]]]:
+def tracker_items() -> dict[str, Any]:
     node = shutil.which("node")
     assert node, "node is needed (make setup puts Node 24 in the venv)"
     result = subprocess.run(
-        [node, "--input-type=module", "-e", TO_ITEM, IDENTITY],
+        [
+            node,
+            "--input-type=module",
+            "-e",
+            TO_ITEM,
+            json.dumps([IDENTITY, SHARDS, IDENTITIES, envelope.INDEX_SHARDS_MAX]),
+        ],
         cwd=ROOT / "web_assets",
         capture_output=True,
         text=True,
@@ -57,10 +74,28 @@ def test_the_tracker_keys_the_table_and_the_index_by_these_names(tracker_items: 
     item = tracker_items["full"]
     assert item[envelope.PARTITION_KEY] == {"S": IDENTITY}
     assert item[envelope.SORT_KEY]["S"].endswith("#ENVELOPE00000001")
-    assert item[envelope.GSI_PARTITION_KEY] == {"S": "song_player#song-123"}
+    shard = envelope.index_shard(IDENTITY, SHARDS)
+    assert item[envelope.GSI_PARTITION_KEY] == {"S": f"song_player#song-123#{shard}"}
+    assert tracker_items["bare"][envelope.GSI_PARTITION_KEY] == {"S": f"song_player##{shard}"}
     assert item[envelope.GSI_SORT_KEY] == item[envelope.SORT_KEY]
     assert item[envelope.VERSION] == {"N": str(envelope.SCHEMA_VERSION)}
     assert set(envelope.GSI_PROJECTED) <= set(envelope.ATTRIBUTES)
+
+
+def test_the_tracker_and_the_readers_agree_on_every_visitors_shard(tracker_items: dict[str, Any]) -> None:
+    """A reader that computed another shard than the tracker would look for a visitor's envelopes in vain."""
+    most = envelope.INDEX_SHARDS_MAX
+    expected = [[envelope.index_shard(identity, n) for n in range(1, most + 1)] for identity in IDENTITIES]
+    assert tracker_items["sharded"] == expected
+    assert all(0 <= shard < n for row in expected for n, shard in enumerate(row, start=1))
+
+
+def test_visitors_spread_evenly_over_the_shards() -> None:
+    """Cognito identities (random UUIDs) fill every shard about equally: no shard is a hot key of its own."""
+    for shards in (2, 3, 8, 32):
+        counts = Counter(envelope.index_shard(identity, shards) for identity in IDENTITIES[:200])
+        assert sorted(counts) == list(range(shards))
+        assert max(counts.values()) < 2.5 * 200 / shards, counts
 
 
 @pytest.mark.parametrize("which", ["full", "bare"])
@@ -77,5 +112,6 @@ def test_the_python_item_is_the_trackers_item(tracker_items: dict[str, Any], whi
         first_ts=int(written[envelope.FIRST_TS]["N"]),
         last_ts=int(written[envelope.LAST_TS]["N"]),
         expires_at=int(written.get(envelope.TTL_ATTRIBUTE, {}).get("N", 0)),
+        index_shards=SHARDS,
     )
     assert item == written

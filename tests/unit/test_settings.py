@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from cdk_app.envelope import INDEX_SHARDS_MAX
 from cdk_app.settings import SettingsError, parse_settings
 from tests.helpers import CERT_ARN, ROOT, cdk_context
 
@@ -66,7 +67,18 @@ def test_tracker_limits_are_published_with_their_config_names() -> None:
         "outboxMaxEvents",
         "outboxMaxBytes",
         "retentionDays",
+        "indexShards",
     }
+
+
+def test_index_shards_are_published_and_bounded_by_what_readers_query() -> None:
+    assert parse_settings("dev", ENVIRONMENTS).tracker_limits()["indexShards"] == 8
+    assert parse_settings("prod", ENVIRONMENTS).tracker_limits()["indexShards"] == 8
+    assert parse_settings("prod", ENVIRONMENTS, {"indexShards": 1}).index_shards == 1
+    # Readers (the export) query shards up to envelope.INDEX_SHARDS_MAX: the setting allows no more.
+    assert parse_settings("dev", ENVIRONMENTS, {"indexShards": str(INDEX_SHARDS_MAX)}).index_shards == INDEX_SHARDS_MAX
+    with pytest.raises(SettingsError, match=f"an integer from 1 to {INDEX_SHARDS_MAX}$"):
+        parse_settings("dev", ENVIRONMENTS, {"indexShards": INDEX_SHARDS_MAX + 1})
 
 
 BAD: list[tuple[str, dict[str, Any], str]] = [
@@ -105,6 +117,9 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
         {"alarmEmail": "ops at example"},
         "alarmEmail='ops at example' (env dev) is not allowed: null, or an email",
     ),
+    ("shards-zero", {"indexShards": 0}, "setting indexShards=0 (env dev) is not allowed: an integer from 1 to 32"),
+    ("shards-many", {"indexShards": 33}, "indexShards=33 (env dev) is not allowed: an integer from 1 to 32"),
+    ("shards-text", {"indexShards": "eight"}, "indexShards='eight'"),
     ("analytics", {"analyticsExport": "yes"}, "analyticsExport='yes' (env dev) is not allowed: true or false"),
     ("unknown", {"writeCap": 5}, "setting writeCap=5 (env dev) is not allowed: a known key: region, writeCapUnits"),
 ]
@@ -146,6 +161,7 @@ def run_app(context: dict[str, Any]) -> subprocess.CompletedProcess[str]:
     [
         ({"env": "prod", "writeCapUnits": "0"}, "putonly: setting writeCapUnits=0 (env prod) is not allowed"),
         ({"env": "qa"}, "putonly: setting env='qa' is not allowed: one of dev, prod"),
+        ({"indexShards": "64"}, "putonly: setting indexShards=64 (env dev) is not allowed: an integer from 1 to 32"),
     ],
 )
 def test_synth_stops_with_one_line_and_no_stack_trace(context: dict[str, Any], line: str) -> None:

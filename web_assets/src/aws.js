@@ -1,6 +1,6 @@
 // The two AWS calls the worker makes: Cognito guest credentials (unsigned) and a SigV4-signed PutItem.
-import { AwsV4Signer } from 'aws4fetch';
 import { classify, errorType } from './retry.js';
+import { sigv4 } from './sigv4.js';
 
 /**
  * @typedef {{accessKeyId: string, secretAccessKey: string, sessionToken: string, expiresAt: number, identityId: string}} Credentials
@@ -104,25 +104,15 @@ function ok(what, reply) {
  * @param {{config: Config, credentials: Credentials, item: Record<string, any>, datetime?: string}} options
  * @returns {Promise<SignedPut>}
  */
-export async function signPutItem({ config, credentials, item, datetime }) {
-  const signer = new AwsV4Signer({
-    method: 'POST',
-    url: dynamodbEndpoint(config),
-    headers: { 'Content-Type': 'application/x-amz-json-1.0', 'X-Amz-Target': 'DynamoDB_20120810.PutItem' },
-    body: JSON.stringify({
-      TableName: config.tableName,
-      Item: item,
-      ConditionExpression: 'attribute_not_exists(#c) OR #c <= :c',
-      ExpressionAttributeNames: { '#c': 'count' },
-      ExpressionAttributeValues: { ':c': item.count },
-    }),
-    accessKeyId: credentials.accessKeyId,
-    secretAccessKey: credentials.secretAccessKey,
-    sessionToken: credentials.sessionToken,
-    service: 'dynamodb',
-    region: config.region,
-    datetime,
+export async function signPutItem({ config, credentials, item, datetime = new Date().toISOString().replace(/[:-]|\.\d{3}/g, '') }) {
+  const url = new URL(dynamodbEndpoint(config)).href;
+  const body = JSON.stringify({
+    TableName: config.tableName,
+    Item: item,
+    ConditionExpression: 'attribute_not_exists(#c) OR #c <= :c',
+    ExpressionAttributeNames: { '#c': 'count' },
+    ExpressionAttributeValues: { ':c': item.count },
   });
-  const signed = await signer.sign();
-  return { url: signed.url.toString(), headers: Object.fromEntries(signed.headers), body: /** @type {string} */ (signed.body) };
+  const headers = { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'DynamoDB_20120810.PutItem' };
+  return { url, headers: await sigv4({ url, headers, body, ...credentials, region: config.region, service: 'dynamodb', datetime }), body };
 }

@@ -5,8 +5,8 @@ import { utf8Length } from './validate.js';
 
 export const SCHEMA_VERSION = 1;
 const WRITE_UNIT = 1024;
-// Identity ids look like "us-east-1:" + a UUID; sizes are computed with one of that length.
-const SAMPLE_IDENTITY = 'us-east-1:00000000-0000-0000-0000-000000000000';
+// Identity ids look like "us-east-1:" + a UUID; sizes are computed with one of that length (only its length counts).
+const SAMPLE_IDENTITY = '-'.repeat(46);
 
 /**
  * @typedef {{id: string, ts: number, topic: string, subject: string, json: string, bytes: number}} Event
@@ -26,7 +26,7 @@ export function entryBytes(event, first) {
 
 /** DynamoDB's size of a number: about one byte per two significant digits, plus one. */
 export function numberSize(/** @type {number} */ n) {
-  const digits = String(Math.abs(n)).replace('.', '').replace(/^0+/, '').replace(/0+$/, '').length || 1;
+  const digits = String(Math.abs(n)).replace('.', '').replace(/^0+|0+$/g, '').length || 1;
   return Math.ceil(digits / 2) + 1;
 }
 
@@ -82,12 +82,25 @@ export function seal(events, limits, id = newId()) {
 }
 
 /**
+ * The visitor's shard of every by_subject index key, so that no subject, nor a topic's subject-less envelopes,
+ * becomes one hot index partition. cdk_app/envelope.py's index_shard computes the same.
+ * @param {string} identityId
+ * @param {number} shards
+ */
+export const indexShard = (identityId, shards) => {
+  let h = 0;
+  for (const c of identityId) h = Math.imul(h ^ /** @type {number} */ (c.codePointAt(0)), 0x9e3779b1);
+  return Math.floor(((h >>> 0) * shards) / 2 ** 32);
+};
+
+/**
  * The DynamoDB item for ``envelope`` in ``identityId``'s partition: the same bytes on every retry.
- * ``skew``: ms to add to the device's times (server clock minus device clock, once known).
  * @param {Envelope} envelope
  * @param {string} identityId
+ * @param {number} [shards] indexShards from config.json
+ * @param {number} [skew] ms to add to the device's times (server clock minus device clock, once known)
  */
-export function toItem(envelope, identityId, skew = 0) {
+export function toItem(envelope, identityId, shards = 1, skew = 0) {
   const sk = skew ? `${new Date(envelope.first + skew).toISOString()}#${envelope.id}` : envelope.sk;
   /** @type {Record<string, {S: string} | {N: string}>} */
   const item = {
@@ -99,7 +112,7 @@ export function toItem(envelope, identityId, skew = 0) {
     first_ts: { N: String(envelope.first + skew) },
     last_ts: { N: String(envelope.last + skew) },
     v: { N: String(SCHEMA_VERSION) },
-    gsi1pk: { S: `${envelope.topic}#${envelope.subject}` },
+    gsi1pk: { S: `${envelope.topic}#${envelope.subject}#${indexShard(identityId, shards)}` },
     gsi1sk: { S: sk },
   };
   if (envelope.subject) item.subject = { S: envelope.subject };

@@ -492,7 +492,7 @@ function sign(envelope, creds) {
   const datetime = new Date(now()).toISOString().replace(/[:-]|\.\d{3}/g, '');
   // Event times in the server's clock once the device's is known to be wrong (the key too: nothing signed with
   // the wrong clock was stored, DynamoDB refused it).
-  return signPutItem({ config, credentials: creds, item: toItem(envelope, creds.identityId, skew), datetime });
+  return signPutItem({ config, credentials: creds, item: toItem(envelope, creds.identityId, config.indexShards, skew), datetime });
 }
 
 /** DynamoDB refused the envelope as invalid: split until the bad event is alone, then drop only it. */

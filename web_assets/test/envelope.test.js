@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createPacker, itemSize, numberSize, overflow, seal, split, toItem, writeUnits } from '../src/envelope.js';
+import { createPacker, indexShard, itemSize, numberSize, overflow, seal, split, toItem, writeUnits } from '../src/envelope.js';
 
 const limits = { envelopeMaxBytes: 16384, envelopeMaxEvents: 500, maxDelaySeconds: 30, retentionDays: 0 };
 // The 2015 post's play event: about 150 bytes of data.
@@ -25,13 +25,29 @@ test('an envelope says topic, subject and times once, and each event as [id, dt,
 test('the item carries the identity, the index keys and the expiry', () => {
   const item = toItem(seal([play(0)], { ...limits, retentionDays: 30 }), 'us-east-1:abc');
   assert.equal(item.pk.S, 'us-east-1:abc');
-  assert.equal(item.gsi1pk.S, 'song_player#song-123');
+  assert.equal(item.gsi1pk.S, 'song_player#song-123#0'); // one shard unless config.json says more
   assert.equal(item.gsi1sk.S, item.sk.S);
   assert.equal(item.expires_at.N, String(1_700_000_000 + 30 * 86400));
   assert.ok(!('ReturnValues' in item));
   const noSubject = toItem(seal([{ ...play(0), subject: '' }], limits), 'x');
   assert.ok(!('subject' in noSubject) && !('expires_at' in noSubject));
-  assert.equal(noSubject.gsi1pk.S, 'song_player#');
+  assert.equal(noSubject.gsi1pk.S, 'song_player##0');
+});
+
+test('the index key of one subject, and of subject-less envelopes, is spread over the visitors\' shards', () => {
+  const visitors = Array.from({ length: 8 }, (_, n) => `us-east-1:6c0f${n}a3e-0000-4000-8000-00000000000${n}`);
+  for (const subject of ['song-123', '']) {
+    const envelope = seal([{ ...play(0), subject }], limits);
+    const keys = visitors.map((id) => toItem(envelope, id, 8).gsi1pk.S);
+    assert.ok(new Set(keys).size > 1, `eight visitors share one index key: ${keys}`);
+    for (const [n, key] of keys.entries()) {
+      assert.equal(key, `song_player#${subject}#${indexShard(visitors[n], 8)}`);
+      assert.equal(toItem(envelope, visitors[n], 8).gsi1pk.S, key, 'a visitor keeps its shard');
+    }
+  }
+  const shards = new Set(Array.from({ length: 1000 }, (_, n) => indexShard(`eu-west-1:${n}`, 32)));
+  assert.equal(shards.size, 32);
+  assert.ok([...shards].every((s) => Number.isInteger(s) && s >= 0 && s < 32));
 });
 
 test('the same envelope gives byte-identical items on every retry', () => {
