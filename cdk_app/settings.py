@@ -28,6 +28,7 @@ MAX_ENVELOPE_BYTES = 350_000
 # Readers query every index shard up to envelope.INDEX_SHARDS_MAX (a pure module imports no other; the settings
 # test proves the two equal).
 MAX_INDEX_SHARDS = 32
+_CONSENT = ("granted", "denied")
 
 
 class SettingsError(ValueError):
@@ -54,6 +55,8 @@ class Settings:
     outbox_max_events: int
     outbox_max_bytes: int
     index_shards: int
+    consent_default: str
+    honor_global_privacy_control: bool
     alarm_email: str | None
     analytics_export: bool
 
@@ -65,8 +68,8 @@ class Settings:
     def stack_prefix(self) -> str:
         return f"PutOnly-{self.env_name}"
 
-    def tracker_limits(self) -> dict[str, int]:
-        """The limits the tracker enforces and the index shards it writes to, published in config.json."""
+    def tracker_limits(self) -> dict[str, int | str | bool]:
+        """The limits the tracker enforces, the index shards it writes to and its privacy defaults (config.json)."""
         return {
             "maxEventBytes": self.max_event_bytes,
             "envelopeMaxBytes": self.envelope_max_bytes,
@@ -76,6 +79,8 @@ class Settings:
             "outboxMaxBytes": self.outbox_max_bytes,
             "retentionDays": self.retention_days,
             "indexShards": self.index_shards,
+            "consentDefault": self.consent_default,
+            "honorGlobalPrivacyControl": self.honor_global_privacy_control,
         }
 
 
@@ -96,6 +101,8 @@ _KEYS = {
     "outboxMaxEvents": "outbox_max_events",
     "outboxMaxBytes": "outbox_max_bytes",
     "indexShards": "index_shards",
+    "consentDefault": "consent_default",
+    "honorGlobalPrivacyControl": "honor_global_privacy_control",
     "alarmEmail": "alarm_email",
     "analyticsExport": "analytics_export",
 }
@@ -133,6 +140,14 @@ def _choice(env: str, key: str, value: object, choices: tuple[str, ...]) -> str:
     if value not in choices:
         raise _fail(env, key, value, "one of " + ", ".join(choices))
     return str(value)
+
+
+def _bool(env: str, key: str, value: object) -> bool:
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        value = value.lower() == "true"  # given with -c on the command line
+    if not isinstance(value, bool):
+        raise _fail(env, key, value, "true or false")
+    return value
 
 
 def _origins(env: str, key: str, value: object) -> tuple[str, ...]:
@@ -182,7 +197,14 @@ def parse_settings(
     unknown = sorted(set(values) - set(_KEYS))
     if unknown:
         raise _fail(env, unknown[0], values[unknown[0]], "a known key: " + ", ".join(SETTING_KEYS))
-    optional = ("domainName", "certificateArn", "alarmEmail", "analyticsExport")
+    optional = (
+        "domainName",
+        "certificateArn",
+        "alarmEmail",
+        "analyticsExport",
+        "consentDefault",
+        "honorGlobalPrivacyControl",
+    )
     missing = [k for k in _KEYS if k not in values and k not in optional]
     if missing:
         raise SettingsError(f"setting {missing[0]} (env {env}) is missing from cdk.json")
@@ -208,11 +230,8 @@ def parse_settings(
     email = _optional(
         env, "alarmEmail", values.get("alarmEmail"), _EMAIL, "null, or an email address for alarm notices"
     )
-    analytics = values.get("analyticsExport", False)
-    if isinstance(analytics, str) and analytics.lower() in ("true", "false"):
-        analytics = analytics.lower() == "true"  # given with -c on the command line
-    if not isinstance(analytics, bool):
-        raise _fail(env, "analyticsExport", analytics, "true or false")
+    analytics = _bool(env, "analyticsExport", values.get("analyticsExport", False))
+    honor_gpc = _bool(env, "honorGlobalPrivacyControl", values.get("honorGlobalPrivacyControl", True))
 
     ints = {key: _int(env, key, values[key]) for key in _INT_RANGES}
     if ints["maxEventBytes"] > ints["envelopeMaxBytes"] // 2:
@@ -235,6 +254,8 @@ def parse_settings(
         "certificate_arn": cert,
         "alarm_email": email,
         "analytics_export": analytics,
+        "consent_default": _choice(env, "consentDefault", values.get("consentDefault", "granted"), _CONSENT),
+        "honor_global_privacy_control": honor_gpc,
         **{_KEYS[key]: value for key, value in ints.items()},
     }
     assert {f.name for f in fields(Settings)} == set(parsed)

@@ -7,7 +7,7 @@ from typing import Any
 from cdk_app.local.emulator import REGION, LocalAws
 
 
-def local_config(aws: LocalAws, limits: dict[str, int]) -> dict[str, Any]:
+def local_config(aws: LocalAws, limits: dict[str, Any]) -> dict[str, Any]:
     """config.json for the local stack: same shape as the deployed one, plus endpoint overrides."""
     return {
         "v": 1,

@@ -55,8 +55,8 @@ def headers_policy(cdk_out: Path) -> dict[str, Any]:
     return dict(props["ResponseHeadersPolicyConfig"])
 
 
-def limits_from_cdk_out(cdk_out: Path) -> dict[str, int]:
-    """The tracker limits the Site stack publishes in config.json, read from its synthesized asset."""
+def limits_from_cdk_out(cdk_out: Path) -> dict[str, Any]:
+    """The tracker limits and privacy defaults the Site stack publishes in config.json, from its synthesized asset."""
     site = template(cdk_out, "Site")
     for resource in site["Resources"].values():
         if resource["Type"] != "Custom::CDKBucketDeployment":
@@ -66,5 +66,5 @@ def limits_from_cdk_out(cdk_out: Path) -> dict[str, int]:
             if config.is_file():
                 text = config.read_text().replace("<<marker:0xbaba:0>>", '""').replace("<<marker:0xbaba:1>>", '""')
                 raw = json.loads(text)
-                return {k: v for k, v in raw.items() if isinstance(v, int) and k != "v"}
+                return {k: v for k, v in raw.items() if (isinstance(v, int) or k == "consentDefault") and k != "v"}
     raise FileNotFoundError(f"{cdk_out}: no config.json asset in the Site stack")

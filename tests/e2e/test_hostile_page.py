@@ -281,11 +281,10 @@ def test_an_origin_not_in_cors_origins_cannot_start(context: Any, stranger_origi
     page.evaluate(
         "() => { window.errors = []; putonly.addEventListener('error', (e) => errors.push(e.detail.message)); }"
     )
-    early = page.evaluate("() => putonly.track('hostile_cors', {n: 1})")
+    page.evaluate("() => putonly.track('hostile_cors', {n: 1})")  # an id, or null if the refusal came first
     page.wait_for_function("() => errors.length > 0", timeout=15_000)
     (message,) = page.evaluate("() => errors")
     assert "corsOrigins" in message and "localhost" in message
-    assert early is not None  # accepted before the refusal was known: it waits in the outbox
     assert page.evaluate("() => putonly.track('hostile_cors', {n: 2})") is None
     assert "corsOrigins" in page.evaluate(FLUSHED)
     page.wait_for_timeout(3_000)

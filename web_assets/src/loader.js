@@ -29,13 +29,15 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
   /** Whole ms since the epoch. A page may have replaced Date.now (fractional or NaN): then performance's clock. */
   const now = (t = Date.now()) => Math.floor(t > 0 ? t : performance.timeOrigin + performance.now());
   let maxEventBytes = DEFAULT_MAX_EVENT_BYTES;
-  let consented = true;
+  // Global Privacy Control: off until the worker, which has read config.json (honorGlobalPrivacyControl) and any
+  // choice the visitor made here before, says otherwise.
+  let consented = /** @type {any} */ (navigator).globalPrivacyControl !== true;
   /** consent() calls the worker has not answered yet: until it has, the page's own choice stands. */
   let asking = 0;
   /** Events waiting for the next microtask, one line each: id, time, topic, subject, bytes, data as JSON, tab-separated. */
   let outgoing = '';
   let flushes = 0;
-  /** @type {Map<number, {resolve: (v: undefined) => void, reject: (e: Error) => void}>} */
+  /** @type {Map<number, {resolve: (v: any) => void, reject: (e: Error) => void}>} */
   const waiting = new Map();
   // The end of a visit kills the worker and its requests. The worker keeps here a signed PutItem for each
   // envelope it has not confirmed (id -> [events, bytes, url, headers, body]); when the page is hidden or goes
@@ -83,14 +85,20 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
     return id;
   };
 
-  /** Resolves once every event tracked so far is stored; rejects with the reason otherwise. */
-  api.flush = () => {
+  /** Asks the worker; its reply settles the Promise. @param {string} t */
+  const ask = (t) => {
     if (dead) return Promise.reject(new Error(dead));
     if (outgoing) send();
     const n = ++flushes;
-    post({ t: 'flush', n });
+    post({ t, n });
     return new Promise((resolve, reject) => waiting.set(n, { resolve, reject }));
   };
+  /** Resolves once every event tracked so far is stored; rejects with the reason otherwise. */
+  api.flush = () => ask('flush');
+  /** The visitor's identity id (the partition their events are stored under), or null when there is none yet. */
+  api.identity = () => ask('identity');
+  /** Forgets this browser's identity and outbox (what is not sent yet is dropped); the next event starts a new identity. */
+  api.reset = () => ask('reset');
 
   /** consent(false) stops tracking and clears the outbox; consent(true) resumes. Remembered per origin. */
   api.consent = (/** @type {boolean} */ value) => {
@@ -136,10 +144,10 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
       if (data.mine) asking--;
       if (!asking) consented = data.value;
       if (!consented) copies.clear();
-    } else if (data.t === 'flushed') {
+    } else if (data.t === 'reply') {
       const waiter = waiting.get(data.n);
       waiting.delete(data.n);
-      if (waiter) data.error ? waiter.reject(new Error(data.error)) : waiter.resolve(undefined);
+      if (waiter) data.error ? waiter.reject(new Error(data.error)) : waiter.resolve(data.value);
     } else {
       if (data.envelope) copies.delete(data.envelope);
       emit(data.t, data); // sent, drop, error
@@ -171,7 +179,7 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
   document.addEventListener('visibilitychange', () => (document.visibilityState === 'hidden' ? hide() : ((hidden = false), post({ t: 'show' }))));
   window.addEventListener('pagehide', hide);
   document.addEventListener('freeze', hide);
-  post({ t: 'init', base });
+  post({ t: 'init', base, gpc: !consented });
 
   w.putonly = api;
   // Calls made through the snippet's stub before this script loaded, in order, with their own times.

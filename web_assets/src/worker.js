@@ -201,7 +201,7 @@ const copies = {
 
 /** @param {any} data */
 const receive = (data) => (early ? early.push(data) : handle(data));
-self.onmessage = (/** @type {MessageEvent} */ { data }) => (data.t === 'init' ? start(data.base).catch(fault) : receive(data));
+self.onmessage = (/** @type {MessageEvent} */ { data }) => (data.t === 'init' ? start(data.base, data.gpc).catch(fault) : receive(data));
 tabs.onmessage = ({ data }) => {
   if (data?.putonly === 'consent' && typeof data.value === 'boolean') receive({ t: 'consent', value: data.value, elsewhere: true });
 };
@@ -220,7 +220,7 @@ function sealOpen() {
 function handle(data) {
   if (broken) {
     if (data.t === 'track') report(parse(data.lines).map((e) => e.id), broken);
-    else if (data.t === 'flush') post({ t: 'flushed', n: data.n, error: broken });
+    else if (data.n) post({ t: 'reply', n: data.n, error: broken });
   } else if (data.t === 'track') accept(parse(data.lines));
   else if (data.t === 'hide') {
     hidden = true;
@@ -230,24 +230,72 @@ function handle(data) {
   else if (data.t === 'kept') copies.answered(data.id, data.count, data.ok);
   else if (data.t === 'flush') flush(data.n);
   else if (data.t === 'consent') setConsent(Boolean(data.value), !data.elsewhere);
+  else if (data.t === 'identity') serial(async () => post({ t: 'reply', n: data.n, value: (await outbox?.getMeta('identityId')) ?? null }));
+  else if (data.t === 'reset') reset(data.n);
 }
 
-/** @param {string} base the URL of the folder the loader came from */
-async function start(base) {
+/** Forgets the identity and the outbox: the next event starts a new identity (a new partition). @param {number} n */
+function reset(n) {
+  forget('putonly: reset() dropped the events not stored yet');
+  credentials?.invalidate();
+  serial(async () => {
+    if (outbox) await outbox.forgetId(await outbox.getMeta('identityId'));
+    post({ t: 'reply', n });
+  });
+}
+
+/**
+ * @param {string} base the URL of the folder the loader came from
+ * @param {boolean} gpc the page's navigator.globalPrivacyControl (workers do not always expose it)
+ */
+async function start(base, gpc) {
+  // A returning visitor has an outbox: it opens at once, so events of the first moments are kept. A first visit
+  // waits for config.json: with Global Privacy Control or consentDefault "denied", nothing may be stored, not
+  // even the database, until consent(true).
+  const known = await indexedDB.databases().then((dbs) => dbs.some((db) => db.name === 'putonly'), () => true);
+  if (known) await openStore();
+  config = await fetchConfig(base);
+  const optOut = (gpc && config.honorGlobalPrivacyControl !== false) || config.consentDefault === 'denied';
+  if (!known) {
+    if (optOut) {
+      consent = false;
+      release();
+    } else await openStore();
+  } else if (optOut && stored === undefined && consent) setConsent(false, false); // no choice made here yet
+  if (broken) return report([], broken);
+  post({ t: 'ready', consent, maxEventBytes: config.maxEventBytes });
+  if (outbox) await run();
+}
+
+/** The consent the visitor chose on this origin, if any (read when the outbox opens). @type {boolean | undefined} */
+let stored;
+
+/** Opens the outbox and takes this worker's lock; then handles the messages that waited for it. */
+async function openStore() {
   try {
     outbox = await openOutbox();
     // Held until this worker ends: other tabs see our records are owned by a live worker.
     await new Promise((granted) => navigator.locks.request(LOCK_PREFIX + owner, () => (granted(undefined), new Promise(() => {}))));
-    consent = (await outbox.getMeta('consent')) !== false;
+    stored = await outbox.getMeta('consent');
+    consent = stored !== false;
   } catch (err) {
     broken = `putonly: cannot start, events are not kept: ${/** @type {Error} */ (err).message || err}`;
   }
-  const waiting = /** @type {any[]} */ (early);
+  release();
+}
+
+/** Handles the messages that arrived while the worker was not ready for them, in order. */
+function release() {
+  const waiting = early || [];
   early = undefined; // from now on messages are handled as they come, after these
   waiting.forEach(handle);
-  if (broken) return report([], broken);
-  config = await fetchConfig(base);
-  post({ t: 'ready', consent, maxEventBytes: config.maxEventBytes });
+}
+
+let running = false;
+/** Starts packing, signing and sending (once there are a config and an outbox). */
+async function run() {
+  if (running || broken) return;
+  running = true;
   packer = createPacker(config);
   credentials = guestCredentials({
     config,
@@ -271,6 +319,8 @@ async function start(base) {
         for (const e of tooBig) report([e.id], `putonly: ${overLimit(e.bytes)}`);
       }
       if (at !== epoch) return;
+      // In time order: the outbox gives them in id order, and an event older than its group's first opens another.
+      events.sort((a, b) => a.ts - b.ts);
       for (const event of events) if (event.bytes <= config.maxEventBytes) sealGroups(packer.add(event));
       if (sealSoon || hidden) sealGroups(packer.all());
       copies.soon();
@@ -529,7 +579,7 @@ async function drain() {
       totals.bytes += sumBytes(loose) + sumBytes(sealed);
       sealed.forEach(own);
       const packer = createPacker(config);
-      for (const event of loose) sealGroups(packer.add(event));
+      for (const event of loose.sort((a, b) => a.ts - b.ts)) sealGroups(packer.add(event));
       sealGroups(packer.all());
     }
   });
@@ -593,7 +643,7 @@ function lose(losses, id, failure) {
 
 /** @param {number} n */
 function flush(n) {
-  if (!consent) return post({ t: 'flushed', n, error: CONSENT_OFF });
+  if (!consent) return post({ t: 'reply', n, error: CONSENT_OFF });
   /** @type {Waiter} */
   const waiter = { n, ids: new Set(pending), ...unreported, timer: 0 };
   unreported = { lost: 0, why: '' };
@@ -616,7 +666,7 @@ function endFlush(waiter, error) {
   const at = flushes.indexOf(waiter);
   if (at < 0) return; // settled already
   flushes.splice(at, 1);
-  post({ t: 'flushed', n: waiter.n, error });
+  post({ t: 'reply', n: waiter.n, error });
 }
 
 /**
@@ -625,13 +675,26 @@ function endFlush(waiter, error) {
  */
 function setConsent(value, here) {
   consent = value;
-  if (here) {
-    serial(() => outbox.setMeta('consent', value));
-    tabs.postMessage({ putonly: 'consent', value });
-  }
+  if (here) tabs.postMessage({ putonly: 'consent', value });
   // Also when the page chose: its loader then ends where this worker does, whatever order the tabs spoke in.
   post({ t: 'consent', value, mine: here });
-  if (value) return;
+  if (value && !outbox && !broken) {
+    // Consent given where nothing was stored (Global Privacy Control, consentDefault "denied"): the outbox opens
+    // now; messages wait for it.
+    early ||= [];
+    openStore().then(async () => {
+      consent = true;
+      if (here && outbox) await serial(() => outbox.setMeta('consent', true));
+      if (config) await run();
+    });
+    return;
+  }
+  if (here && outbox) serial(() => outbox.setMeta('consent', value));
+  if (!value) forget(CONSENT_OFF);
+}
+
+/** Drops everything this worker holds and clears the outbox (consent withdrawn, reset()). @param {string} why */
+function forget(why) {
   epoch++;
   packer?.clear();
   copies.clear();
@@ -642,8 +705,8 @@ function setConsent(value, here) {
   pending.clear();
   unreported = { lost: 0, why: '' };
   totals = { count: 0, bytes: 0 };
-  serial(() => outbox.clear());
-  for (const waiter of [...flushes]) endFlush(waiter, CONSENT_OFF);
+  if (outbox) serial(() => outbox.clear());
+  for (const waiter of [...flushes]) endFlush(waiter, why);
 }
 
 /** One timer for the next group that reaches maxDelaySeconds. */

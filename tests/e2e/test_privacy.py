@@ -1,0 +1,166 @@
+"""Privacy controls in Chromium against the local stack: Global Privacy Control, consent by default, identity, reset.
+
+"Nothing" is checked where it would show: no item in the table, no identity in the pool, and no PutOnly
+IndexedDB database on the page's origin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cdk_app.local.config import local_config
+from cdk_app.local.emulator import LocalAws, MotoServer
+from cdk_app.local.serving import serve, serve_tracker
+from cdk_app.local.templates import limits_from_cdk_out
+from tests.e2e.conftest import PAGE
+from tests.helpers import CDK_OUT, DIST_DIR, READY, stored_events
+
+GPC = "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: () => true, configurable: true});"
+HAS_DATABASE = "async () => (await indexedDB.databases()).some((db) => db.name === 'putonly')"
+FLUSHED = "() => putonly.flush().then(() => 'stored', (e) => e.message)"
+
+
+def site_with(aws: LocalAws, **settings: Any) -> tuple[Any, Any, str]:
+    """A tracker whose config.json carries ``settings``, and a page origin that includes it."""
+    config = {**local_config(aws, limits_from_cdk_out(CDK_OUT)), **settings}
+    tracker = serve_tracker(DIST_DIR, CDK_OUT, config)
+    html = (PAGE % f"http://127.0.0.1:{tracker.server_address[1]}").encode()
+
+    class Page(SimpleHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(html)
+
+    pages = serve(Path("."), Page)
+    return tracker, pages, f"http://localhost:{pages.server_address[1]}"
+
+
+@pytest.fixture(scope="module")
+def denied_site(aws: LocalAws) -> Iterator[str]:
+    tracker, pages, origin = site_with(aws, consentDefault="denied")
+    yield origin
+    pages.shutdown()
+    tracker.shutdown()
+
+
+@pytest.fixture(scope="module")
+def gpc_ignored_site(aws: LocalAws) -> Iterator[str]:
+    tracker, pages, origin = site_with(aws, honorGlobalPrivacyControl=False)
+    yield origin
+    pages.shutdown()
+    tracker.shutdown()
+
+
+def identities(aws: LocalAws, moto: MotoServer) -> int:
+    pool = moto.client("cognito-identity")
+    return len(pool.list_identities(IdentityPoolId=aws.identity_pool_id, MaxResults=60)["Identities"])
+
+
+def visit(context: Any, origin: str, init: str = "") -> Any:
+    page = context.new_page()
+    if init:
+        page.add_init_script(init)
+    page.goto(origin + "/")
+    page.wait_for_function(READY)
+    return page
+
+
+def topic_events(aws: LocalAws, moto: MotoServer, topic: str) -> list[dict[str, Any]]:
+    return [e for e in stored_events(aws, moto) if e["topic"] == topic]
+
+
+def assert_nothing_kept_until_consent(page: Any, topic: str, aws: LocalAws, moto: MotoServer, before: int) -> None:
+    result = page.evaluate(
+        f"""async () => {{
+            const ids = [1, 2, 3].map((i) => putonly.track('{topic}', {{i}}));
+            await new Promise((r) => setTimeout(r, 1500));  // time to have stored, minted and sent, were it on
+            return {{ids, later: putonly.track('{topic}', {{i: 4}}), flushed: await ({FLUSHED})(), id: await putonly.identity()}};
+        }}"""
+    )
+    assert result["later"] is None, "track() returns null while consent is off"
+    assert "consent" in result["flushed"]
+    assert result["id"] is None
+    assert not topic_events(aws, moto, topic), "nothing sent"
+    assert identities(aws, moto) == before, "no identity minted"
+    assert not page.evaluate(HAS_DATABASE), "nothing stored: not even the database exists"
+
+
+def assert_events_flow_after_consent(page: Any, topic: str, aws: LocalAws, moto: MotoServer) -> None:
+    ids = page.evaluate(
+        f"""async () => {{
+            putonly.consent(true);
+            const ids = [5, 6].map((i) => putonly.track('{topic}', {{i}}));
+            await putonly.flush();
+            return ids;
+        }}"""
+    )
+    assert None not in ids
+    assert sorted(e["id"] for e in topic_events(aws, moto, topic)) == sorted(ids), "only events after consent(true)"
+    assert page.evaluate(HAS_DATABASE)
+
+
+def test_global_privacy_control_means_nothing_until_consent(
+    context: Any, page_origin: str, aws: LocalAws, moto: MotoServer
+) -> None:
+    before = identities(aws, moto)
+    page = visit(context, page_origin, GPC)
+    assert page.evaluate("() => putonly.track('privacy_gpc', {i: 0})") is None, "off from the first call"
+    assert_nothing_kept_until_consent(page, "privacy_gpc", aws, moto, before)
+    assert_events_flow_after_consent(page, "privacy_gpc", aws, moto)
+    # The choice is remembered: the next page of the site tracks at once, GPC or not.
+    again = visit(context, page_origin, GPC)
+    again.wait_for_function("() => putonly.track('privacy_gpc_again', {}) !== null")
+    assert again.evaluate(FLUSHED) == "stored"
+
+
+def test_an_owner_may_not_honor_global_privacy_control(
+    context: Any, gpc_ignored_site: str, aws: LocalAws, moto: MotoServer
+) -> None:
+    page = visit(context, gpc_ignored_site, GPC)
+    page.wait_for_function("() => putonly.track('privacy_gpc_ignored', {}) !== null")
+    assert page.evaluate(FLUSHED) == "stored"
+    assert topic_events(aws, moto, "privacy_gpc_ignored")
+
+
+def test_consent_default_denied_means_nothing_until_consent(
+    context: Any, denied_site: str, aws: LocalAws, moto: MotoServer
+) -> None:
+    before = identities(aws, moto)
+    page = visit(context, denied_site)
+    assert_nothing_kept_until_consent(page, "privacy_denied", aws, moto, before)
+    assert_events_flow_after_consent(page, "privacy_denied", aws, moto)
+
+
+def test_identity_is_the_partition_and_reset_starts_a_new_one(
+    context: Any, page_origin: str, aws: LocalAws, moto: MotoServer
+) -> None:
+    page = visit(context, page_origin)
+    assert page.evaluate("() => putonly.identity()") is None, "no identity before anything was sent"
+    first = page.evaluate(
+        """async () => {
+            const ids = [putonly.track('privacy_identity', {n: 1})];
+            await putonly.flush();
+            return {ids, identity: await putonly.identity()};
+        }"""
+    )
+    (stored,) = topic_events(aws, moto, "privacy_identity")
+    assert first["identity"] == stored["pk"]
+    second = page.evaluate(
+        """async () => {
+            await putonly.reset();
+            const before = await putonly.identity();
+            const ids = [putonly.track('privacy_reset', {n: 2})];
+            await putonly.flush();
+            return {ids, before, identity: await putonly.identity()};
+        }"""
+    )
+    assert second["before"] is None, "reset() forgot the identity"
+    (after,) = topic_events(aws, moto, "privacy_reset")
+    assert after["pk"] == second["identity"] != first["identity"], "the next events start a new identity"
