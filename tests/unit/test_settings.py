@@ -68,7 +68,16 @@ def test_tracker_limits_are_published_with_their_config_names() -> None:
         "outboxMaxBytes",
         "retentionDays",
         "indexShards",
+        "consentDefault",
+        "honorGlobalPrivacyControl",
     }
+
+
+def test_privacy_defaults_are_published_and_overridable() -> None:
+    dev = parse_settings("dev", ENVIRONMENTS).tracker_limits()
+    assert (dev["consentDefault"], dev["honorGlobalPrivacyControl"]) == ("granted", True)
+    denied = parse_settings("prod", ENVIRONMENTS, {"consentDefault": "denied", "honorGlobalPrivacyControl": "false"})
+    assert (denied.consent_default, denied.honor_global_privacy_control) == ("denied", False)
 
 
 def test_index_shards_are_published_and_bounded_by_what_readers_query() -> None:
@@ -120,6 +129,8 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     ("shards-zero", {"indexShards": 0}, "setting indexShards=0 (env dev) is not allowed: an integer from 1 to 32"),
     ("shards-many", {"indexShards": 33}, "indexShards=33 (env dev) is not allowed: an integer from 1 to 32"),
     ("shards-text", {"indexShards": "eight"}, "indexShards='eight'"),
+    ("consent", {"consentDefault": "no"}, "consentDefault='no' (env dev) is not allowed: one of granted, denied"),
+    ("gpc", {"honorGlobalPrivacyControl": 1}, "honorGlobalPrivacyControl=1 (env dev) is not allowed: true or false"),
     ("analytics", {"analyticsExport": "yes"}, "analyticsExport='yes' (env dev) is not allowed: true or false"),
     ("unknown", {"writeCap": 5}, "setting writeCap=5 (env dev) is not allowed: a known key: region, writeCapUnits"),
 ]
