@@ -25,6 +25,8 @@ export function checkTopic(topic) {
 // UTF-16 code units JSON.stringify escapes in a string: quote, backslash, controls, and lone surrogates.
 const LONE = '[\\ud800-\\udbff](?![\\udc00-\\udfff])|(?<![\\ud800-\\udbff])[\\udc00-\\udfff]';
 const ESCAPE = new RegExp(`["\\\\\\u0000-\\u001f]|${LONE}`, 'g');
+// eslint-disable-next-line no-control-regex
+const UNFIT = new RegExp(`[\\u0000-\\u001f\\u007f]|${LONE}`);
 const SHORT = /** @type {Record<string, string>} */ ({ '"': '\\"', '\\': '\\\\', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t' });
 
 // eslint-disable-next-line no-control-regex
@@ -45,8 +47,7 @@ export function checkSubject(subject) {
   if (Number.isSafeInteger(subject)) return String(subject);
   if (typeof subject !== 'string') fail(TypeError, `subject must be a string or a safe integer, got ${typeof subject}`);
   if (!subject || subject.length > SUBJECT_MAX) fail(RangeError, `subject must be 1 to ${SUBJECT_MAX} characters, got ${subject.length}`);
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(subject) || new RegExp(LONE).test(subject)) fail(TypeError, 'subject must not contain control characters or lone surrogates');
+  if (UNFIT.test(subject)) fail(TypeError, 'subject must not contain control characters or lone surrogates');
   return subject;
 }
 
