@@ -127,7 +127,7 @@ def test_a_rejected_event_is_isolated_and_only_it_is_dropped(
         }"""
     )
     poison = result["ids"][17]
-    assert [e["ids"] for e in result["errors"]] == [[poison]]
+    assert [e["ids"] for e in result["errors"]] == [[poison]], result
     assert poison in result["flushError"]
     stored = Counter(e["id"] for e in stored_events(aws, moto) if e["topic"] == "faults_invalid")
     assert set(stored) == set(result["ids"]) - {poison}
