@@ -67,6 +67,17 @@ def one(template: dict[str, Any], type_: str) -> dict[str, Any]:
     return found[0]
 
 
+def managed_policy(template: dict[str, Any], sid: str) -> dict[str, Any]:
+    """The one managed policy with a statement ``sid`` (the Data stack has the analysts' and the operators')."""
+    found = [
+        r
+        for r in resources(template, "AWS::IAM::ManagedPolicy")
+        if any(s.get("Sid") == sid for s in r["Properties"]["PolicyDocument"]["Statement"])
+    ]
+    assert len(found) == 1, f"expected exactly one managed policy with statement {sid}, found {len(found)}"
+    return found[0]
+
+
 # The local stack's table
 
 
