@@ -192,6 +192,14 @@ TRACK = """async ([topic, n]) => {
 }"""
 
 
+# The visitor's Cognito identity id, as the worker keeps it in IndexedDB.
+IDENTITY_OF_PAGE = """async () => {
+    const r = (q) => new Promise((ok) => { q.onsuccess = () => ok(q.result); });
+    const db = await r(indexedDB.open('putonly'));
+    return r(db.transaction('meta').objectStore('meta').get('identityId'));
+}"""
+
+
 def open_page(context: Any, page_origin: str) -> Any:
     page = context.new_page()
     page.goto(page_origin + "/")

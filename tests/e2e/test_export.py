@@ -18,7 +18,7 @@ from cdk_app import envelope
 from cdk_app.local.emulator import LocalAws, MotoServer, provision
 from cdk_app.local.templates import limits_from_cdk_out
 from cdk_app.tools.rows import cell, event_rows
-from tests.helpers import CDK_OUT, ENV, ROOT, open_page
+from tests.helpers import CDK_OUT, ENV, IDENTITY_OF_PAGE, ROOT, open_page
 
 
 def export(aws: LocalAws, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -47,22 +47,9 @@ def tracked(browser: Any, page_origin: str, aws: LocalAws) -> dict[str, Any]:
             return ids;
         }"""
     )
-    identity = page.evaluate(
-        """async () => {
-            const r = (q) => new Promise((ok) => { q.onsuccess = () => ok(q.result); });
-            const db = await r(indexedDB.open('putonly'));
-            return r(db.transaction('meta').objectStore('meta').get('identityId'));
-        }"""
-    )
+    identity = page.evaluate(IDENTITY_OF_PAGE)
     context.close()
     return {**ids, "identity": identity}
-
-
-IDENTITY_OF_PAGE = """async () => {
-    const r = (q) => new Promise((ok) => { q.onsuccess = () => ok(q.result); });
-    const db = await r(indexedDB.open('putonly'));
-    return r(db.transaction('meta').objectStore('meta').get('identityId'));
-}"""
 
 
 @pytest.fixture(scope="module")
