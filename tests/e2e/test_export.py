@@ -108,13 +108,7 @@ def test_by_topic_and_subject_reads_every_shard_exactly_once(eight_visitors: dic
         rows = jsonl(export(aws, *args).stdout)
         ids = [r["event_id"] for r in rows]
         assert sorted(ids) == sorted(expected), args  # every event, none twice
-        # Envelopes merged from the shards in time order ("<first event's time>#<id>"); events in time in each.
-        # (Not every row in time order: one visitor's events of a subject may sit in two envelopes that overlap
-        # in time, e.g. events 0, 1, 4 in one and 2, 3 in the next.)
-        assert [r["envelope"] for r in rows] == sorted(r["envelope"] for r in rows)
-        for key in {r["envelope"] for r in rows}:
-            times = [r["ts_ms"] for r in rows if r["envelope"] == key]
-            assert times == sorted(times), key
+        assert_in_time_order(rows)
         # The visitors came one by one: each visitor's rows are one run, in the order they came.
         runs = [
             identity
@@ -129,11 +123,22 @@ def jsonl(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines()]
 
 
+def assert_in_time_order(rows: list[dict[str, Any]]) -> None:
+    """Envelopes in time order ("<first event's time>#<id>", merged from the shards), events in time in each.
+
+    Not every row: one visitor's events of a subject may sit in two envelopes that overlap in time (seen: events
+    0, 1, 4 in one, 2, 3 in the next), and events of one millisecond in any order.
+    """
+    assert [r["envelope"] for r in rows] == sorted(r["envelope"] for r in rows)
+    for key in {r["envelope"] for r in rows}:
+        times = [r["ts_ms"] for r in rows if r["envelope"] == key]
+        assert times == sorted(times), key
+
+
 def test_by_topic_and_subject_through_the_index(aws: LocalAws, tracked: dict[str, Any]) -> None:
     rows = jsonl(export(aws, "--topic", "export_play", "--subject", "song-a").stdout)
-    # Same set, in time order (events of one millisecond may sit in different envelopes, in any order).
     assert sorted(r["event_id"] for r in rows) == sorted(tracked["a"])
-    assert [r["ts_ms"] for r in rows] == sorted(r["ts_ms"] for r in rows)
+    assert_in_time_order(rows)
     assert {r["subject"] for r in rows} == {"song-a"}
     assert {r["data"]["i"] for r in rows} == set(range(1, 60, 2))
     assert rows[0]["data"]["note"] == 'é,"quoted"'
