@@ -12,7 +12,8 @@ from cdk_app.settings import Settings
 
 
 class DataStack(Stack):
-    """The events table, the analysts' read-only policy, alarms and a dashboard, and optionally bulk export."""
+    """The events table, the analysts' read-only policy, the operators' erase policy, alarms and a dashboard,
+    and optionally bulk export."""
 
     def __init__(self, scope: Construct, construct_id: str, *, settings: Settings, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -25,12 +26,19 @@ class DataStack(Stack):
         self.table = events.table
         self.index_arn = events.index_arn
         self.analyst_policy = events.analyst_policy
+        self.erase_policy = events.erase_policy
         CfnOutput(self, "TableName", value=self.table.table_name, description="The events table")
         CfnOutput(
             self,
             "AnalystPolicyArn",
             value=self.analyst_policy.managed_policy_arn,
             description="Attach to an analyst's role or user for read-only access to the events",
+        )
+        CfnOutput(
+            self,
+            "ErasePolicyArn",
+            value=self.erase_policy.managed_policy_arn,
+            description="Attach to an operator's role or user to run putonly-erase (query and delete, nothing else)",
         )
         monitoring = EventsMonitoring(
             self,

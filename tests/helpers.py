@@ -67,6 +67,17 @@ def one(template: dict[str, Any], type_: str) -> dict[str, Any]:
     return found[0]
 
 
+def managed_policy(template: dict[str, Any], sid: str) -> dict[str, Any]:
+    """The one managed policy with a statement ``sid`` (the Data stack has the analysts' and the operators')."""
+    found = [
+        r
+        for r in resources(template, "AWS::IAM::ManagedPolicy")
+        if any(s.get("Sid") == sid for s in r["Properties"]["PolicyDocument"]["Statement"])
+    ]
+    assert len(found) == 1, f"expected exactly one managed policy with statement {sid}, found {len(found)}"
+    return found[0]
+
+
 # The local stack's table
 
 
@@ -178,6 +189,14 @@ TRACK = """async ([topic, n]) => {
     for (let i = 0; i < n; i++) ids.push(putonly.track(topic, {i}, {subject: 's' + (i % 2)}));
     await new Promise((r) => setTimeout(r, 300));  // the worker stores them in its outbox
     return ids;
+}"""
+
+
+# The visitor's Cognito identity id, as the worker keeps it in IndexedDB.
+IDENTITY_OF_PAGE = """async () => {
+    const r = (q) => new Promise((ok) => { q.onsuccess = () => ok(q.result); });
+    const db = await r(indexedDB.open('putonly'));
+    return r(db.transaction('meta').objectStore('meta').get('identityId'));
 }"""
 
 

@@ -1,4 +1,4 @@
-"""The events table and the analysts' read-only policy for it."""
+"""The events table, the analysts' read-only policy for it and the operators' policy to erase a visitor."""
 
 from __future__ import annotations
 
@@ -15,6 +15,14 @@ ANALYST_ACTIONS = (
     "dynamodb:GetItem",
     "dynamodb:Query",
     "dynamodb:Scan",
+)
+# What putonly-erase needs: find a visitor's keys (Query on the table, never the index) and delete them.
+# BatchWriteItem also authorises PutRequests; this policy is for operators, who are trusted to write.
+ERASE_ACTIONS = (
+    "dynamodb:BatchWriteItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:DescribeTable",
+    "dynamodb:Query",
 )
 
 
@@ -64,6 +72,20 @@ class EventsTable(Construct):
                     sid="ReadEvents",
                     actions=list(ANALYST_ACTIONS),
                     resources=[self.table.table_arn, self.index_arn],
+                )
+            ],
+        )
+
+        self.erase_policy = iam.ManagedPolicy(
+            self,
+            "EraseVisitor",
+            description="PutOnly: erase a visitor's envelopes (query and delete on the events table only)."
+            " Attach to the operators who answer erasure requests.",
+            statements=[
+                iam.PolicyStatement(
+                    sid="EraseEnvelopes",
+                    actions=list(ERASE_ACTIONS),
+                    resources=[self.table.table_arn],
                 )
             ],
         )

@@ -27,7 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cdk_app import envelope
 from cdk_app.tools.rows import Rejected, cell, event_rows, json_text, reject_line
-from cdk_app.tools.session import ToolError, one_line, session
+from cdk_app.tools.session import Progress, ToolError, describe_error, session
 
 PROG = "putonly-export"
 LOOKBACK = timedelta(hours=1)
@@ -273,25 +273,6 @@ def build_client(args: argparse.Namespace) -> Any:
     return session(args.profile, args.region).client("dynamodb", endpoint_url=args.endpoint_url)
 
 
-def describe_error(err: Exception, table: str, client: Any) -> str:
-    if isinstance(err, ClientError):
-        code = err.response["Error"]["Code"]
-        message = err.response["Error"].get("Message", "")
-        if code == "ResourceNotFoundException":
-            where = client.meta.endpoint_url
-            return f"table {table!r} not found in {client.meta.region_name} ({where})"
-        if code in (
-            "UnrecognizedClientException",
-            "InvalidSignatureException",
-            "ExpiredTokenException",
-            "AccessDeniedException",
-        ):
-            return f"AWS refused the credentials ({code}): {message}"
-    if isinstance(err, ClientError | BotoCoreError):  # missing credentials too
-        return one_line(err)
-    return f"{type(err).__name__}: {err}"
-
-
 def run(args: argparse.Namespace) -> int:
     client = build_client(args)
     selection = {k: getattr(args, k) for k in ("table", "topic", "subject", "identity", "all", "since", "until")}
@@ -321,7 +302,7 @@ def run(args: argparse.Namespace) -> int:
     found_under = (args.topic, args.subject) if args.topic is not None else (None, None)
     exporter = Exporter(client, args.table, args)
     segments = range(args.segments) if args.all else [None]
-    progress = Progress(enabled=not args.quiet and sys.stderr.isatty(), start=checkpoint.rows)
+    progress = Progress(PROG, "events", enabled=not args.quiet and sys.stderr.isatty(), start=checkpoint.rows)
 
     stop = threading.Event()
 
@@ -380,25 +361,6 @@ def rejects_path(args: argparse.Namespace) -> Path | None:
 
 def _resume_hint(args: argparse.Namespace) -> str:
     return f"; run the same command again to resume from {args.checkpoint}" if args.checkpoint else ""
-
-
-class Progress:
-    """A one-line counter on a terminal (stderr); silent when piped."""
-
-    def __init__(self, *, enabled: bool, start: int) -> None:
-        self.enabled = enabled
-        self.count = start
-        self.lock = threading.Lock()
-
-    def update(self, n: int) -> None:
-        with self.lock:
-            self.count += n
-            if self.enabled:
-                print(f"\r{PROG}: {self.count} events", end="", file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.enabled:
-            print(file=sys.stderr)
 
 
 def parser() -> argparse.ArgumentParser:

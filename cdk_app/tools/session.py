@@ -1,16 +1,20 @@
-"""What every putonly-* command shares: an AWS session from the standard chain, and one-line errors."""
+"""What the putonly-* commands share: an AWS session from the standard chain, one-line errors, a progress counter."""
 
 from __future__ import annotations
 
 import os
+import sys
+import threading
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 NO_CREDENTIALS = (
     "no AWS credentials found: use --profile, environment variables or another source of the standard chain"
 )
+# Codes with which AWS refuses the caller rather than the request.
+REFUSED = ("UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException", "AccessDeniedException")
 NO_REGION = "no region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION (or one in your AWS profile)"
 
 
@@ -34,3 +38,39 @@ def one_line(err: Exception) -> str:
         error = err.response["Error"]
         return f"{error['Code']}: {error.get('Message', '')}"
     return str(err)
+
+
+def describe_error(err: Exception, table: str, client: Any) -> str:
+    """A failed call on ``table`` in one line: a missing table (where it was looked for), refused credentials, ..."""
+    if isinstance(err, ClientError):
+        code = err.response["Error"]["Code"]
+        message = err.response["Error"].get("Message", "")
+        if code == "ResourceNotFoundException":
+            where = client.meta.endpoint_url
+            return f"table {table!r} not found in {client.meta.region_name} ({where})"
+        if code in REFUSED:
+            return f"AWS refused the credentials ({code}): {message}"
+    if isinstance(err, ClientError | BotoCoreError):  # missing credentials too
+        return one_line(err)
+    return f"{type(err).__name__}: {err}"
+
+
+class Progress:
+    """A one-line counter on stderr (``<prog>: <count> <unit>``) when enabled (a terminal); silent otherwise."""
+
+    def __init__(self, prog: str, unit: str, *, enabled: bool, start: int = 0) -> None:
+        self.prog = prog
+        self.unit = unit
+        self.enabled = enabled
+        self.count = start
+        self.lock = threading.Lock()
+
+    def update(self, n: int) -> None:
+        with self.lock:
+            self.count += n
+            if self.enabled:
+                print(f"\r{self.prog}: {self.count} {self.unit}", end="", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.enabled:
+            print(file=sys.stderr)

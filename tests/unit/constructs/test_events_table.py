@@ -1,13 +1,15 @@
-"""The events table: keys, cost cap, recovery, retention, the by_subject index and the analysts' read-only policy."""
+"""The events table: keys, cost cap, recovery, retention, the by_subject index, the analysts' read-only policy and
+the operators' erase policy."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_cdk.assertions import Template
 
 from cdk_app import envelope
-from tests.helpers import Deployment, one
+from tests.helpers import Deployment, managed_policy, one, resources
 
 
 def test_table_keys_are_visitor_identity_and_time(dev: Deployment) -> None:
@@ -77,8 +79,13 @@ def test_by_subject_index_projects_only_small_attributes(dev: Deployment) -> Non
 
 
 def _analyst_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
-    policy = one(template, "AWS::IAM::ManagedPolicy")
+    policy = managed_policy(template, "ReadEvents")
     return policy["Properties"]["PolicyDocument"]["Statement"]
+
+
+def _table_arn(template: dict[str, Any]) -> dict[str, Any]:
+    table_id = next(k for k, v in template["Resources"].items() if v["Type"] == "AWS::DynamoDB::Table")
+    return {"Fn::GetAtt": [table_id, "Arn"]}
 
 
 def test_analyst_policy_reads_table_and_index_only(dev: Deployment) -> None:
@@ -103,3 +110,65 @@ def test_analyst_policy_grants_no_write(dev: Deployment) -> None:
     for statement in _analyst_statements(dev.data):
         for action in statement["Action"]:
             assert not any(word in action for word in writes), action
+
+
+def test_analyst_policy_is_unchanged_by_the_erase_policy(dev: Deployment) -> None:
+    """The whole document, as before the erase policy existed: nothing moved into it, nothing merged."""
+    arn = _table_arn(dev.data)
+    assert managed_policy(dev.data, "ReadEvents")["Properties"] == {
+        "Description": "PutOnly: read the events table and its index (no writes). Attach to analysts' roles.",
+        "Path": "/",
+        "PolicyDocument": {
+            "Statement": [
+                {
+                    "Action": [
+                        "dynamodb:BatchGetItem",
+                        "dynamodb:DescribeTable",
+                        "dynamodb:GetItem",
+                        "dynamodb:Query",
+                        "dynamodb:Scan",
+                    ],
+                    "Effect": "Allow",
+                    "Resource": [arn, {"Fn::Join": ["", [arn, "/index/by_subject"]]}],
+                    "Sid": "ReadEvents",
+                }
+            ],
+            "Version": "2012-10-17",
+        },
+    }
+
+
+def _erase_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    return managed_policy(template, "EraseEnvelopes")["Properties"]["PolicyDocument"]["Statement"]
+
+
+def test_erase_policy_queries_and_deletes_on_the_table_only(dev: Deployment, prod: Deployment) -> None:
+    for deployment in (dev, prod):
+        (statement,) = _erase_statements(deployment.data)
+        assert statement == {
+            "Sid": "EraseEnvelopes",
+            "Effect": "Allow",
+            "Action": ["dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:DescribeTable", "dynamodb:Query"],
+            "Resource": _table_arn(deployment.data),  # one resource: the table ARN, not the index, no wildcard
+        }
+
+
+def test_erase_policy_cannot_put_update_scan_or_reach_the_index(dev: Deployment) -> None:
+    (statement,) = _erase_statements(dev.data)
+    actions = statement["Action"]
+    for refused in ("dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Scan", "dynamodb:GetItem", "dynamodb:*"):
+        assert refused not in actions
+    assert not [a for a in actions if "*" in a]
+    assert "index" not in json.dumps(statement["Resource"])
+    assert "NotAction" not in statement and "NotResource" not in statement and "Condition" not in statement
+
+
+def test_two_separate_policies_attached_to_no_one(dev: Deployment) -> None:
+    """Operators attach them (README); neither is merged into the other or given to a role of this app."""
+    policies = resources(dev.data, "AWS::IAM::ManagedPolicy")
+    assert len(policies) == 2
+    for policy in policies:
+        assert not {"Roles", "Users", "Groups"} & set(policy["Properties"])
+    (erase,) = _erase_statements(dev.data)
+    (read,) = _analyst_statements(dev.data)
+    assert set(erase["Action"]) & set(read["Action"]) == {"dynamodb:DescribeTable", "dynamodb:Query"}

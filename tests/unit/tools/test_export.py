@@ -10,13 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from cdk_app.tools.export import REQUIRED_ACTIONS, Checkpoint
-from tests.helpers import ROOT, Deployment, one
+from tests.helpers import ROOT, Deployment, managed_policy
 
 OPERATIONS = {"describe_table": "DescribeTable", "query": "Query", "scan": "Scan", "batch_get_item": "BatchGetItem"}
 
 
 def _analyst_actions(template: dict[str, Any]) -> set[str]:
-    (statement,) = one(template, "AWS::IAM::ManagedPolicy")["Properties"]["PolicyDocument"]["Statement"]
+    (statement,) = managed_policy(template, "ReadEvents")["Properties"]["PolicyDocument"]["Statement"]
     return set(statement["Action"])
 
 

@@ -7,7 +7,7 @@ import re
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
 
-from cdk_app.tools.session import NO_CREDENTIALS, NO_REGION, ToolError, one_line, session
+from cdk_app.tools.session import NO_CREDENTIALS, NO_REGION, Progress, ToolError, one_line, session
 
 
 def test_region_comes_from_the_flag_then_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -27,3 +27,16 @@ def test_errors_are_one_line() -> None:
     assert one_line(NoCredentialsError()) == NO_CREDENTIALS
     unreachable = one_line(EndpointConnectionError(endpoint_url="http://127.0.0.1:1"))
     assert "\n" not in unreachable and "127.0.0.1:1" in unreachable
+
+
+def test_progress_counts_on_a_terminal_and_is_silent_otherwise(capsys: pytest.CaptureFixture[str]) -> None:
+    shown = Progress("putonly-x", "envelopes", enabled=True)
+    shown.update(25)
+    shown.update(3)
+    shown.close()
+    assert capsys.readouterr().err == "\rputonly-x: 25 envelopes\rputonly-x: 28 envelopes\n"
+    silent = Progress("putonly-x", "envelopes", enabled=False, start=7)
+    silent.update(1)
+    silent.close()
+    assert silent.count == 8
+    assert capsys.readouterr().err == ""
