@@ -9,6 +9,8 @@ import json
 import re
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -245,3 +247,44 @@ ENV = {
     "AWS_REGION": "us-east-1",
     "PATH": "/usr/bin:/bin",
 }
+
+
+@contextmanager
+def site_origin(
+    aws: LocalAws,
+    *,
+    settings: dict[str, Any] | None = None,
+    dynamodb: str | None = None,
+    cors_origins: list[str] | None = None,
+) -> Iterator[str]:
+    """A page origin of its own with the snippet for a tracker server of its own.
+
+    config.json carries ``settings`` (and DynamoDB at ``dynamodb``, e.g. a gate); the tracker's CORS allows
+    ``cors_origins``; ``/away`` is a page without the tracker. Yields the page origin (``http://localhost:port``).
+    """
+    from http.server import SimpleHTTPRequestHandler
+
+    from cdk_app.local.config import local_config
+    from cdk_app.local.serving import serve, serve_tracker
+    from cdk_app.local.templates import limits_from_cdk_out
+    from tests.e2e.conftest import PAGE
+
+    config = {**local_config(aws, limits_from_cdk_out(CDK_OUT)), **(settings or {})}
+    if dynamodb:
+        config["endpoints"]["dynamodb"] = dynamodb
+    tracker = serve_tracker(DIST_DIR, CDK_OUT, config, cors_origins=cors_origins)
+    html = (PAGE % f"http://127.0.0.1:{tracker.server_address[1]}").encode()
+
+    class Page(SimpleHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.end_headers()
+            self.wfile.write(b"<!doctype html><title>elsewhere</title>elsewhere" if self.path == "/away" else html)
+
+    pages = serve(Path("."), Page)
+    try:
+        yield f"http://localhost:{pages.server_address[1]}"
+    finally:
+        pages.shutdown()
+        tracker.shutdown()

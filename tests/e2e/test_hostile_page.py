@@ -11,18 +11,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import SimpleHTTPRequestHandler
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cdk_app.local.config import local_config
 from cdk_app.local.emulator import LocalAws, MotoServer
-from cdk_app.local.serving import serve, serve_tracker
-from cdk_app.local.templates import limits_from_cdk_out
-from tests.e2e.conftest import PAGE
-from tests.helpers import CDK_OUT, DIST_DIR, READY, open_page
+from tests.helpers import READY, open_page, site_origin
 
 FLUSHED = "() => putonly.flush().then(() => 'stored', (e) => e.message)"
 
@@ -252,21 +246,8 @@ def test_a_random_source_that_gives_no_randomness_is_refused_once(
 @pytest.fixture(scope="module")
 def stranger_origin(aws: LocalAws) -> Iterator[str]:
     """A page whose tracker allows only https://www.example.com (corsOrigins), as a misconfigured deploy would."""
-    config = local_config(aws, limits_from_cdk_out(CDK_OUT))
-    tracker = serve_tracker(DIST_DIR, CDK_OUT, config, cors_origins=["https://www.example.com"])
-    html = (PAGE % f"http://127.0.0.1:{tracker.server_address[1]}").encode()
-
-    class Page(SimpleHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.end_headers()
-            self.wfile.write(html)
-
-    pages = serve(Path("."), Page)
-    yield f"http://localhost:{pages.server_address[1]}"
-    pages.shutdown()
-    tracker.shutdown()
+    with site_origin(aws, cors_origins=["https://www.example.com"]) as origin:
+        yield origin
 
 
 def test_an_origin_not_in_cors_origins_cannot_start(context: Any, stranger_origin: str) -> None:

@@ -7,55 +7,28 @@ IndexedDB database on the page's origin.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cdk_app.local.config import local_config
 from cdk_app.local.emulator import LocalAws, MotoServer
-from cdk_app.local.serving import serve, serve_tracker
-from cdk_app.local.templates import limits_from_cdk_out
-from tests.e2e.conftest import PAGE
-from tests.helpers import CDK_OUT, DIST_DIR, READY, stored_events
+from tests.helpers import READY, site_origin, stored_events
 
 GPC = "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: () => true, configurable: true});"
 HAS_DATABASE = "async () => (await indexedDB.databases()).some((db) => db.name === 'putonly')"
 FLUSHED = "() => putonly.flush().then(() => 'stored', (e) => e.message)"
 
 
-def site_with(aws: LocalAws, **settings: Any) -> tuple[Any, Any, str]:
-    """A tracker whose config.json carries ``settings``, and a page origin that includes it."""
-    config = {**local_config(aws, limits_from_cdk_out(CDK_OUT)), **settings}
-    tracker = serve_tracker(DIST_DIR, CDK_OUT, config)
-    html = (PAGE % f"http://127.0.0.1:{tracker.server_address[1]}").encode()
-
-    class Page(SimpleHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.end_headers()
-            self.wfile.write(html)
-
-    pages = serve(Path("."), Page)
-    return tracker, pages, f"http://localhost:{pages.server_address[1]}"
-
-
 @pytest.fixture(scope="module")
 def denied_site(aws: LocalAws) -> Iterator[str]:
-    tracker, pages, origin = site_with(aws, consentDefault="denied")
-    yield origin
-    pages.shutdown()
-    tracker.shutdown()
+    with site_origin(aws, settings={"consentDefault": "denied"}) as origin:
+        yield origin
 
 
 @pytest.fixture(scope="module")
 def gpc_ignored_site(aws: LocalAws) -> Iterator[str]:
-    tracker, pages, origin = site_with(aws, honorGlobalPrivacyControl=False)
-    yield origin
-    pages.shutdown()
-    tracker.shutdown()
+    with site_origin(aws, settings={"honorGlobalPrivacyControl": False}) as origin:
+        yield origin
 
 
 def identities(aws: LocalAws, moto: MotoServer) -> int:

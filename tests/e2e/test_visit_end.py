@@ -12,20 +12,14 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterator
-from http.server import SimpleHTTPRequestHandler
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from cdk_app.local.browser import CHROMIUM, CHROMIUM_ARGS
-from cdk_app.local.config import local_config
 from cdk_app.local.emulator import LocalAws, MotoServer
 from cdk_app.local.gate import DynamoGate
-from cdk_app.local.serving import serve, serve_tracker
-from cdk_app.local.templates import limits_from_cdk_out
-from tests.e2e.conftest import PAGE
-from tests.helpers import CDK_OUT, DIST_DIR, READY, stored_events
+from tests.helpers import READY, site_origin, stored_events
 
 # Tracks ``n`` events ``gap`` ms apart (the 2015 shape is one a second), then waits ``after`` ms.
 TRACK_PACED = """async ([topic, n, gap, after]) => {
@@ -56,22 +50,8 @@ def gate(moto: MotoServer) -> Iterator[DynamoGate]:
 @pytest.fixture(scope="module")
 def site(aws: LocalAws, gate: DynamoGate) -> Iterator[str]:
     """A page origin whose tracker writes to DynamoDB through the gate (Cognito directly)."""
-    config = local_config(aws, limits_from_cdk_out(CDK_OUT))
-    config["endpoints"]["dynamodb"] = gate.endpoint
-    tracker = serve_tracker(DIST_DIR, CDK_OUT, config)
-    html = (PAGE % f"http://127.0.0.1:{tracker.server_address[1]}").encode()
-
-    class Page(SimpleHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.end_headers()
-            self.wfile.write(b"<!doctype html><title>elsewhere</title>elsewhere" if self.path == "/away" else html)
-
-    pages = serve(Path("."), Page)
-    yield f"http://localhost:{pages.server_address[1]}"
-    pages.shutdown()
-    tracker.shutdown()
+    with site_origin(aws, dynamodb=gate.endpoint) as origin:
+        yield origin
 
 
 @pytest.fixture(autouse=True)
