@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from cdk_app.tools.session import ToolError, one_line, session
+from cdk_app.tools.session import ToolError, add_aws_arguments, one_line, session
 
 PROG = "putonly-bulk-export"
 
@@ -90,9 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--glue-table", default="envelopes", help="Glue table to point at the export (default envelopes)")
     p.add_argument("--timeout", type=float, default=6 * 3600, help="give up waiting after N seconds (default 6 h)")
     p.add_argument("--poll-seconds", type=float, default=30, help="seconds between status checks (default 30)")
-    p.add_argument("--profile", help="AWS profile (standard credential chain otherwise)")
-    p.add_argument("--region", help="AWS region")
-    p.add_argument("--endpoint-url", help="another endpoint for DynamoDB, S3 and Glue (the local stack's)")
+    add_aws_arguments(p, "another endpoint for DynamoDB, S3 and Glue (the local stack's)")
     args = p.parse_args(argv)
     if args.timeout <= 0 or args.poll_seconds <= 0:
         p.error("--timeout and --poll-seconds must be positive")

@@ -25,7 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cdk_app import envelope
 from cdk_app.tools.rows import Rejected, event_rows
-from cdk_app.tools.session import Progress, ToolError, describe_error, session
+from cdk_app.tools.session import Progress, ToolError, add_aws_arguments, describe_error, session
 
 PROG = "putonly-erase"
 # What the command calls; the ErasePolicyArn policy grants these and DeleteItem (tests/unit/tools/test_erase.py).
@@ -245,9 +245,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="count the envelopes and events, delete nothing")
     p.add_argument("--yes", action="store_true", help="delete without asking (needed when stdin is not a terminal)")
     p.add_argument("--page-size", type=int, default=500, help="items per Query page (default 500)")
-    p.add_argument("--profile", help="AWS profile (standard credential chain otherwise)")
-    p.add_argument("--region", help="AWS region (default: from the environment or profile)")
-    p.add_argument("--endpoint-url", help="another DynamoDB endpoint, e.g. the local stack's")
+    add_aws_arguments(p)
     return p
 
 

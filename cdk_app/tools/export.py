@@ -27,7 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cdk_app import envelope
 from cdk_app.tools.rows import Rejected, cell, event_rows, json_text, reject_line
-from cdk_app.tools.session import Progress, ToolError, describe_error, session
+from cdk_app.tools.session import Progress, ToolError, add_aws_arguments, describe_error, session
 
 PROG = "putonly-export"
 LOOKBACK = timedelta(hours=1)
@@ -389,9 +389,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--segments", type=int, default=4, help="parallel Scan segments with --all (default 4)")
     p.add_argument("--page-size", type=int, default=500, help="items per request (default 500)")
     p.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
-    p.add_argument("--profile", help="AWS profile (standard credential chain otherwise)")
-    p.add_argument("--region", help="AWS region (default: from the environment or profile)")
-    p.add_argument("--endpoint-url", help="another DynamoDB endpoint, e.g. the local stack's")
+    add_aws_arguments(p)
     return p
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import threading
@@ -20,6 +21,15 @@ NO_REGION = "no region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION (or
 
 class ToolError(Exception):
     """A one-line, user-facing error; the command prints it after its name."""
+
+
+def add_aws_arguments(
+    p: argparse.ArgumentParser, endpoint: str = "another DynamoDB endpoint, e.g. the local stack's"
+) -> None:
+    """The connection flags every command takes: the standard credential chain, a profile, a region, an endpoint."""
+    p.add_argument("--profile", help="AWS profile (standard credential chain otherwise)")
+    p.add_argument("--region", help="AWS region (default: from the environment or profile)")
+    p.add_argument("--endpoint-url", help=endpoint)
 
 
 def session(profile: str | None, region: str | None) -> Any:
