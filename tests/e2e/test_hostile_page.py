@@ -257,11 +257,12 @@ def test_an_origin_not_in_cors_origins_cannot_start(context: Any, stranger_origi
     config_requests: list[str] = []
     page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
     context.on("request", lambda r: config_requests.append(r.url) if r.url.endswith("/config.json") else None)
+    # The listener goes in through the snippet's queue, as a site's would: the refusal can come before any later call.
+    page.add_init_script(
+        "window.errors = []; window.putonly = {q: [['addEventListener', ['error', (e) => errors.push(e.detail.message)]]]};"
+    )
     page.goto(origin + "/")
     page.wait_for_function(READY)
-    page.evaluate(
-        "() => { window.errors = []; putonly.addEventListener('error', (e) => errors.push(e.detail.message)); }"
-    )
     page.evaluate("() => putonly.track('hostile_cors', {n: 1})")  # an id, or null if the refusal came first
     page.wait_for_function("() => errors.length > 0", timeout=15_000)
     (message,) = page.evaluate("() => errors")
