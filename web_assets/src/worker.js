@@ -133,6 +133,8 @@ const copies = {
 
   async update() {
     const at = epoch;
+    // Nothing to copy: no credentials asked for (after reset(), the next event starts the new identity).
+    if (!mine.size && !packer.open().length) return void (copies.held.size && copies.clear());
     let creds;
     try {
       creds = await credentials.get();
