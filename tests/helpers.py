@@ -288,3 +288,48 @@ def site_origin(
     finally:
         pages.shutdown()
         tracker.shutdown()
+
+
+# Faults a test injects between the worker and the emulator (Playwright routes)
+
+
+def is_put(route: Any) -> bool:
+    return "PutItem" in (route.request.headers.get("x-amz-target") or "")
+
+
+def aws_error(route: Any, status: int, error_type: str, message: str) -> None:
+    """Answers in place of the emulator with an AWS JSON error the page is allowed to read."""
+    route.fulfill(
+        status=status,
+        headers={"Access-Control-Allow-Origin": "*", "Content-Type": "application/x-amz-json-1.0"},
+        body=json.dumps({"__type": error_type, "message": message}),
+    )
+
+
+def server_clock(server_now: Any, dates: list[str] | None = None) -> Any:
+    """A route that plays DynamoDB with its clock at ``server_now``: a PutItem signed more than 15 minutes away is
+    refused with DynamoDB's own message (which carries the server's time); ``dates`` collects every X-Amz-Date."""
+    from datetime import UTC, datetime, timedelta
+
+    stamp = lambda t: t.strftime("%Y%m%dT%H%M%SZ")  # noqa: E731
+
+    def check(route: Any) -> None:
+        if not is_put(route):
+            route.continue_()
+            return
+        signed = route.request.headers["x-amz-date"]
+        if dates is not None:
+            dates.append(signed)
+        at = datetime.strptime(signed, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        if at < server_now - timedelta(minutes=15):
+            bound = stamp(server_now - timedelta(minutes=15))
+            message = f"Signature expired: {signed} is now earlier than {bound} ({stamp(server_now)} - 15 min.)"
+        elif at > server_now + timedelta(minutes=15):
+            bound = stamp(server_now + timedelta(minutes=15))
+            message = f"Signature not yet current: {signed} is still later than {bound} ({stamp(server_now)} + 15 min.)"
+        else:
+            route.continue_()
+            return
+        aws_error(route, 400, "com.amazon.coral.service#InvalidSignatureException", message)
+
+    return check

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -11,7 +10,7 @@ from typing import Any
 import pytest
 
 from cdk_app.local.emulator import LocalAws, MotoServer
-from tests.helpers import open_page, stored_events
+from tests.helpers import aws_error, is_put, open_page, server_clock, stored_events
 
 TRACK_300 = """async (topic) => {
     const ids = [];
@@ -21,23 +20,10 @@ TRACK_300 = """async (topic) => {
 }"""
 
 
-def _is_put(route: Any) -> bool:
-    return "PutItem" in (route.request.headers.get("x-amz-target") or "")
-
-
-def _aws_error(route: Any, status: int, error_type: str, message: str) -> None:
-    """Answers in place of the emulator with an AWS JSON error the page is allowed to read."""
-    route.fulfill(
-        status=status,
-        headers={"Access-Control-Allow-Origin": "*", "Content-Type": "application/x-amz-json-1.0"},
-        body=json.dumps({"__type": error_type, "message": message}),
-    )
-
-
 def _reject_poison(route: Any) -> None:
     """DynamoDB refuses, as invalid, any PutItem whose envelope holds an event marked POISON."""
-    if _is_put(route) and "POISON" in (route.request.post_data or ""):
-        _aws_error(route, 400, "com.amazon.coral.validate#ValidationException", "bad")
+    if is_put(route) and "POISON" in (route.request.post_data or ""):
+        aws_error(route, 400, "com.amazon.coral.validate#ValidationException", "bad")
     else:
         route.continue_()
 
@@ -57,7 +43,7 @@ def test_aborted_requests_and_lost_responses(
     seen = Counter[str]()
 
     def faulty(route: Any) -> None:
-        if not _is_put(route):
+        if not is_put(route):
             route.continue_()
             return
         if rng.random() < 0.3:
@@ -94,11 +80,11 @@ def test_throttling_server_errors_and_expired_credentials(
         target = route.request.headers.get("x-amz-target") or ""
         if target.startswith("AWSCognitoIdentityService."):
             cognito_calls[target.split(".")[1]] += 1
-        reply = next(replies, None) if _is_put(route) else None
+        reply = next(replies, None) if is_put(route) else None
         if reply is None:
             route.continue_()
             return
-        _aws_error(route, *reply, "injected")
+        aws_error(route, *reply, "injected")
 
     context.route("**/*", flaky)
     page = open_page(context, page_origin)
@@ -170,21 +156,7 @@ def test_a_device_clock_hours_off_signs_in_the_servers_time_after_one_refusal(
     server_now = datetime.now(UTC) + timedelta(hours=2)  # the device's clock is two hours behind
     stamp = lambda t: t.strftime("%Y%m%dT%H%M%SZ")  # noqa: E731
     dates: list[str] = []
-
-    def signature_check(route: Any) -> None:
-        if not _is_put(route):
-            route.continue_()
-            return
-        signed = route.request.headers["x-amz-date"]
-        dates.append(signed)
-        if abs(datetime.strptime(signed, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC) - server_now) > timedelta(minutes=15):
-            earliest = stamp(server_now - timedelta(minutes=15))
-            message = f"Signature expired: {signed} is now earlier than {earliest} ({stamp(server_now)} - 15 min.)"
-            _aws_error(route, 400, "com.amazon.coral.service#InvalidSignatureException", message)
-        else:
-            route.continue_()
-
-    context.route("**/*", signature_check)
+    context.route("**/*", server_clock(server_now, dates))
     page = open_page(context, page_origin)
     ids = page.evaluate(
         """async () => {

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from cdk_app.local.emulator import LocalAws, MotoServer
-from tests.helpers import READY, open_page, site_origin
+from tests.helpers import READY, aws_error, is_put, open_page, server_clock, site_origin
 
 FLUSHED = "() => putonly.flush().then(() => 'stored', (e) => e.message)"
 
@@ -142,9 +142,8 @@ def test_an_event_that_can_never_be_stored_does_not_hold_flush_hostage(
     """The server answers 500 to every put holding one event, and stores everything else."""
 
     def poisoned(route: Any) -> None:
-        body = route.request.post_data or ""
-        if "PutItem" in (route.request.headers.get("x-amz-target") or "") and "NEVER_STORABLE" in body:
-            route.fulfill(status=500, headers={"Access-Control-Allow-Origin": "*"}, body='{"message":"internal"}')
+        if is_put(route) and "NEVER_STORABLE" in (route.request.post_data or ""):
+            aws_error(route, 500, "InternalServerError", "internal")
         else:
             route.continue_()
 
@@ -281,27 +280,7 @@ def test_a_clock_hours_ahead_stores_corrected_times(
     context: Any, page_origin: str, aws: LocalAws, moto: MotoServer
 ) -> None:
     server_now = datetime.now(UTC) - timedelta(hours=3)  # the device's clock is three hours ahead
-    stamp = lambda t: t.strftime("%Y%m%dT%H%M%SZ")  # noqa: E731
-
-    def signature_check(route: Any) -> None:
-        if "PutItem" not in (route.request.headers.get("x-amz-target") or ""):
-            route.continue_()
-            return
-        signed = route.request.headers["x-amz-date"]
-        if abs(datetime.strptime(signed, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC) - server_now) > timedelta(minutes=15):
-            latest = stamp(server_now + timedelta(minutes=15))
-            message = (
-                f"Signature not yet current: {signed} is still later than {latest} ({stamp(server_now)} + 15 min.)"
-            )
-            route.fulfill(
-                status=400,
-                headers={"Access-Control-Allow-Origin": "*", "Content-Type": "application/x-amz-json-1.0"},
-                body=json.dumps({"__type": "com.amazon.coral.service#InvalidSignatureException", "message": message}),
-            )
-        else:
-            route.continue_()
-
-    context.route("**/*", signature_check)
+    context.route("**/*", server_clock(server_now))
     page = open_page(context, page_origin)
     ids = page.evaluate("() => [1, 2, 3].map((i) => putonly.track('hostile_clock', {i}))")
     assert page.evaluate(FLUSHED) == "stored"
