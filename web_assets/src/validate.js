@@ -23,10 +23,11 @@ export function checkTopic(topic) {
 }
 
 // UTF-16 code units JSON.stringify escapes in a string: quote, backslash, controls, and lone surrogates.
-const LONE = '[\\ud800-\\udbff](?![\\udc00-\\udfff])|(?<![\\ud800-\\udbff])[\\udc00-\\udfff]';
-const ESCAPE = new RegExp(`["\\\\\\u0000-\\u001f]|${LONE}`, 'g');
 // eslint-disable-next-line no-control-regex
-const UNFIT = new RegExp(`[\\u0000-\\u001f\\u007f]|${LONE}`);
+const ESCAPE = /["\\\u0000-\u001f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+// Not fit for a key: controls, DEL, and lone surrogates (not valid UTF-8).
+// eslint-disable-next-line no-control-regex
+const UNFIT = /[\u0000-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const SHORT = /** @type {Record<string, string>} */ ({ '"': '\\"', '\\': '\\\\', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t' });
 
 // eslint-disable-next-line no-control-regex
