@@ -1,18 +1,23 @@
 // Short random ids: 16 base64url characters = 96 random bits from crypto.getRandomValues (which, unlike
-// crypto.randomUUID, also exists outside secure contexts). Made 64 at a time so track() stays cheap.
+// crypto.randomUUID, also exists outside secure contexts). Made 256 at a time so track() stays cheap.
 let pool = '';
+let next = 0;
 
 /** @returns {string} */
 export function newId() {
-  if (!pool) {
-    const bytes = crypto.getRandomValues(new Uint8Array(768));
+  if (next === pool.length) {
+    const bytes = crypto.getRandomValues(new Uint8Array(3072));
     // A page may have replaced getRandomValues (a broken polyfill, a test double): ids would repeat, and
-    // events with one id are stored once. 768 random bytes take ~242 of 256 values; far fewer means broken.
-    if (new Set(bytes).size < 128) throw new Error('putonly: crypto.getRandomValues() returns no random bytes on this page, so event ids would repeat');
-    // .apply, not a spread: ~2x faster in Chromium for 768 arguments.
-    pool = btoa(String.fromCharCode.apply(null, /** @type {any} */ (bytes))).replace(/\+/g, '-').replace(/\//g, '_');
+    // events with one id are stored once. 256 random bytes take ~162 of 256 values; far fewer means broken.
+    const seen = new Uint8Array(256);
+    let distinct = 0;
+    for (let i = 0; i < 256; i++) distinct += seen[bytes[i]] ? 0 : (seen[bytes[i]] = 1);
+    if (distinct < 100) throw new Error('putonly: crypto.getRandomValues() returns no random bytes on this page, so event ids would repeat');
+    // Uint8Array.prototype.toBase64 (Chromium 140+, Firefox 133+, Safari 18.2+) is ~40x faster than btoa.
+    const base64 = /** @type {any} */ (bytes).toBase64?.({ alphabet: 'base64url' });
+    // .apply, not a spread: ~2x faster in Chromium for this many arguments.
+    pool = base64?.length === 4096 ? base64 : btoa(String.fromCharCode.apply(null, /** @type {any} */ (bytes))).replace(/\+/g, '-').replace(/\//g, '_');
+    next = 0;
   }
-  const id = pool.slice(0, 16);
-  pool = pool.slice(16);
-  return id;
+  return pool.slice(next, (next += 16));
 }

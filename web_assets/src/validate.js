@@ -30,12 +30,18 @@ const ESCAPE = /["\\\u0000-\u001f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud80
 const UNFIT = /[\u0000-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const SHORT = /** @type {Record<string, string>} */ ({ '"': '\\"', '\\': '\\\\', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t' });
 
-// eslint-disable-next-line no-control-regex
-const PLAIN = /^[^"\\\u0000-\u001f\ud800-\udfff]*$/;
+/** Printable ASCII but quote and backslash: written as it is, one byte per character (the common case). */
+const PLAIN = /^[ !#-[\]-~]*$/;
+/** UTF-8 bytes of the JSON being written beyond one per UTF-16 code unit, counted as its strings are quoted. */
+let extra = 0;
 
 /** A string as JSON text, byte for byte as a clean realm's JSON.stringify writes it. @param {string} text */
-export const quote = (text) =>
-  PLAIN.test(text) ? `"${text}"` : `"${text.replace(ESCAPE, (c) => SHORT[c] || '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'))}"`;
+function quote(text) {
+  if (PLAIN.test(text)) return `"${text}"`;
+  const json = `"${text.replace(ESCAPE, (c) => SHORT[c] || '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'))}"`;
+  extra += utf8Length(json) - json.length;
+  return json;
+}
 
 /**
  * A subject is what the event is about (a song id, a page path). Optional; strings or safe integers.
@@ -66,59 +72,80 @@ export function checkSubject(subject) {
  */
 export function serializeData(data, maxBytes = DEFAULT_MAX_EVENT_BYTES) {
   if (data === undefined) fail(TypeError, 'data is undefined; pass null or an object');
-  keys.length = seen.length = 0;
-  const json = write(data);
-  const bytes = utf8Length(json);
+  const outer = extra; // a getter of the page's may call track() in the middle of this
+  extra = 0;
+  let json;
+  try {
+    json = write(data, []);
+  } catch (err) {
+    extra = outer;
+    if (err instanceof Problem) fail(err.Type, `data${err.path} ${err.what}`);
+    throw err;
+  }
+  const bytes = json.length + extra; // without reading the whole string again
+  extra = outer;
   if (bytes > maxBytes) fail(RangeError, `data is ${bytes} bytes as JSON; the limit is ${maxBytes}`);
   return { json, bytes };
 }
 
-/** Keys from ``data`` to the value being written: the path is spelt out only when something is wrong. @type {(string | number)[]} */
-const keys = [];
-/** The objects being written, outermost first (cycles, depth). @type {object[]} */
-const seen = [];
+/** What is wrong inside ``data``. Each level it passes on the way out puts its key in front of ``path``, so the
+ * path costs nothing unless something is wrong. */
+class Problem {
+  /** @param {ErrorConstructor} Type @param {string} what */
+  constructor(Type, what) {
+    this.Type = Type;
+    this.what = what;
+    this.path = '';
+  }
+}
 
-/** @param {ErrorConstructor} Type @param {string} what @returns {never} */
-const bad = (Type, what) => fail(Type, `data${keys.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('')} ${what}`);
+/** Keys as JSON with their colon: most events repeat a few keys, and this is most of the cost of writing them. @type {Map<string, string>} */
+const heads = new Map();
 
-/** @param {unknown} value @returns {string} */
-function write(value) {
+/** @param {unknown} value @param {object[]} seen the objects being written, outermost first @returns {string} */
+function write(value, seen) {
   const type = typeof value;
   if (type === 'string') return quote(/** @type {string} */ (value));
-  if (type === 'number') return Number.isFinite(value) ? '' + value : bad(TypeError, `is ${value}; JSON cannot represent it`);
+  if (type === 'number') {
+    if (Number.isFinite(value)) return '' + value;
+    throw new Problem(TypeError, `is ${value}; JSON cannot represent it`);
+  }
   if (type === 'boolean') return value ? 'true' : 'false';
   if (value === null) return 'null';
-  if (type !== 'object') bad(TypeError, `is ${type === 'undefined' ? 'undefined' : type === 'bigint' ? 'a BigInt' : 'a ' + type}; JSON cannot represent it`);
+  if (type !== 'object') throw new Problem(TypeError, `is ${type === 'undefined' ? 'undefined' : type === 'bigint' ? 'a BigInt' : 'a ' + type}; JSON cannot represent it`);
   const object = /** @type {any} */ (value);
-  if (seen.length >= MAX_DEPTH) bad(RangeError, `is nested deeper than ${MAX_DEPTH} levels`);
-  if (seen.includes(object)) bad(TypeError, 'refers back to itself (a cycle)');
-  // JSON.stringify would call it and store its result: refused, like the functions it is. Inherited ones (a page
-  // that added toJSON to Object or Array prototypes) are not the data's and are ignored, as in a clean realm.
-  if (Object.hasOwn(object, 'toJSON')) bad(TypeError, 'has its own toJSON(); pass the plain data it stands for');
+  if (seen.length >= MAX_DEPTH) throw new Problem(RangeError, `is nested deeper than ${MAX_DEPTH} levels`);
+  if (seen.includes(object)) throw new Problem(TypeError, 'refers back to itself (a cycle)');
   seen.push(object);
   let json = '';
+  /** The key being written, for the path when something below it is wrong. @type {string | number | undefined} */
+  let key;
   try {
+    // JSON.stringify would call it and store its result: refused, like the functions it is. Inherited ones (a page
+    // that added toJSON to Object or Array prototypes) are not the data's and are ignored, as in a clean realm.
+    if (Object.hasOwn(object, 'toJSON')) throw new Problem(TypeError, 'has its own toJSON(); pass the plain data it stands for');
     if (Array.isArray(object)) {
-      for (let i = 0, n = object.length; i < n; i++) {
-        keys.push(i);
-        json += (i ? ',' : '') + write(object[i]);
-        keys.pop();
-      }
+      for (let i = 0, n = object.length; i < n; i++) json += (i ? ',' : '') + write(object[(key = i)], seen);
       json = `[${json}]`;
     } else {
       const proto = Object.getPrototypeOf(object);
-      if (proto !== Object.prototype && proto && Object.getPrototypeOf(proto)) bad(TypeError, `is a ${proto.constructor?.name}, not a plain object; convert it first`);
-      for (const key of Object.keys(object)) {
-        keys.push(key);
-        json += (json ? ',' : '') + quote(key) + ':' + write(object[key]);
-        keys.pop();
+      if (proto !== Object.prototype && proto && Object.getPrototypeOf(proto)) throw new Problem(TypeError, `is a ${proto.constructor?.name}, not a plain object; convert it first`);
+      for (key of Object.keys(object)) {
+        let head = heads.get(key);
+        if (head === undefined) {
+          const before = extra;
+          head = quote(key) + ':';
+          if (extra === before && heads.size < 512 && key.length < 64) heads.set(key, head);
+        }
+        json += (json ? ',' : '') + head + write(object[key], seen);
       }
       json = `{${json}}`;
     }
   } catch (err) {
     // A getter or a Proxy trap of the page's threw: say where, as a TypeError like the rest.
-    if (String(/** @type {Error} */ (err)?.message).startsWith('putonly:')) throw err;
-    bad(TypeError, `cannot be read: ${/** @type {Error} */ (err)?.message || err}`);
+    const problem = err instanceof Problem ? err : new Problem(TypeError, `cannot be read: ${/** @type {Error} */ (err)?.message || err}`);
+    if (key !== undefined) problem.path = (typeof key === 'number' ? `[${key}]` : `.${key}`) + problem.path;
+    throw problem;
   }
   seen.pop();
   return json;

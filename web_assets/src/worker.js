@@ -361,12 +361,15 @@ async function fetchConfig(base) {
   }
 }
 
-/** The loader's batch: one event per line, tab-separated fields. @param {string} lines */
+/** The loader's batch: six tab-separated fields per event. @param {string} lines */
 function parse(lines) {
-  return lines.split('\n').filter(Boolean).map((line) => {
-    const [id, ts, topic, subject, bytes, json] = line.split('\t');
-    return { id, ts: +ts, topic, subject, bytes: +bytes, json };
-  });
+  const fields = lines.split('\t');
+  const events = [];
+  for (let i = 0; i + 5 < fields.length; i += 6) {
+    const [id, ts, topic, subject, bytes, json] = fields.slice(i, i + 6);
+    events.push({ id, ts: +ts, topic, subject, bytes: +bytes, json });
+  }
+  return events;
 }
 
 /** Events from the loader: checked again, stored, then packed. @param {any[]} events */

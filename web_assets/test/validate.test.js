@@ -54,7 +54,7 @@ test('data: over the byte limit is a RangeError with both numbers', () => {
   assert.equal(serializeData('x'.repeat(98), 100).bytes, 100);
 });
 
-test('data: written byte for byte as a clean JSON.stringify writes it (generated values)', () => {
+test('data: written byte for byte as a clean JSON.stringify writes it (generated values), and its UTF-8 bytes counted', () => {
   let seed = 42;
   const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
   const chars = ['a', 'é', '€', '😀', '"', '\\', '\n', '\t', '\u0000', '\u001f', '\u007f', '\u2028', '\ud800', '\udfff', '\ud83d', '<', '/'];
@@ -67,7 +67,9 @@ test('data: written byte for byte as a clean JSON.stringify writes it (generated
   };
   for (let i = 0; i < 500; i++) {
     const data = value(0);
-    assert.equal(serializeData(data, 1e9).json, JSON.stringify(data));
+    const { json, bytes } = serializeData(data, 1e9);
+    assert.equal(json, JSON.stringify(data));
+    assert.equal(bytes, new TextEncoder().encode(json).length, json); // counted as written, keys cached or not
   }
 });
 
