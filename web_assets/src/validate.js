@@ -5,6 +5,9 @@ export const TOPIC_PATTERN = /^[a-z][a-z0-9_.-]{0,63}$/;
 export const SUBJECT_MAX = 256;
 export const DEFAULT_MAX_EVENT_BYTES = 8192;
 const MAX_DEPTH = 32;
+// Taken when this script runs; used only to escape strings, which no toJSON and no replacer can reach. A page
+// that wrapped JSON.stringify before (to indent, say) writes strings the same.
+const stringify = JSON.stringify;
 
 /** @param {ErrorConstructor} Type @param {string} message @returns {never} */
 export function fail(Type, message) {
@@ -17,55 +20,49 @@ export function fail(Type, message) {
  */
 export function checkTopic(topic) {
   if (typeof topic !== 'string' || !TOPIC_PATTERN.test(topic)) {
-    fail(TypeError, `topic ${JSON.stringify(String(topic).slice(0, 80))} (${typeof topic}) must be a string matching ${TOPIC_PATTERN}`);
+    fail(TypeError, `topic ${stringify(String(topic).slice(0, 80))} (${typeof topic}) must be a string matching ${TOPIC_PATTERN}`);
   }
   return topic;
 }
 
-// UTF-16 code units JSON.stringify escapes in a string: quote, backslash, controls, and lone surrogates.
-// eslint-disable-next-line no-control-regex
-const ESCAPE = /["\\\u0000-\u001f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
-// Not fit for a key: controls, DEL, and lone surrogates (not valid UTF-8).
-// eslint-disable-next-line no-control-regex
-const UNFIT = /[\u0000-\u001f\u007f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
-const SHORT = /** @type {Record<string, string>} */ ({ '"': '\\"', '\\': '\\\\', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t' });
+/**
+ * A subject is what the event is about (a song id, a page path). Optional; strings or safe integers.
+ * It goes into a key, so it must be valid UTF-8: no lone surrogates (where the browser can tell: isWellFormed).
+ * @param {unknown} subject
+ * @returns {string}
+ */
+export function checkSubject(subject) {
+  if (subject == null) return '';
+  if (Number.isSafeInteger(subject)) return '' + subject;
+  if (typeof subject !== 'string') fail(TypeError, `subject must be a string or a safe integer, got ${typeof subject}`);
+  if (!subject || subject.length > SUBJECT_MAX) fail(RangeError, `subject must be 1 to ${SUBJECT_MAX} characters, got ${subject.length}`);
+  // eslint-disable-next-line no-control-regex
+  if (/[\0-\x1f\x7f]/.test(subject) || /** @type {any} */ (subject).isWellFormed?.() === false) {
+    fail(TypeError, 'subject must not contain control characters or lone surrogates');
+  }
+  return subject;
+}
 
 /** Printable ASCII but quote and backslash: written as it is, one byte per character (the common case). */
 const PLAIN = /^[ !#-[\]-~]*$/;
 /** UTF-8 bytes of the JSON being written beyond one per UTF-16 code unit, counted as its strings are quoted. */
 let extra = 0;
 
-/** A string as JSON text, byte for byte as a clean realm's JSON.stringify writes it. @param {string} text */
+/** A string as JSON text, as a clean realm's JSON.stringify writes it. @param {string} text */
 function quote(text) {
   if (PLAIN.test(text)) return `"${text}"`;
-  const json = `"${text.replace(ESCAPE, (c) => SHORT[c] || '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'))}"`;
+  const json = stringify(text);
   extra += utf8Length(json) - json.length;
   return json;
 }
 
 /**
- * A subject is what the event is about (a song id, a page path). Optional; strings or safe integers.
- * It goes into a key, so it must be valid UTF-8: no lone surrogates.
- * @param {unknown} subject
- * @returns {string}
- */
-export function checkSubject(subject) {
-  if (subject == null) return '';
-  if (Number.isSafeInteger(subject)) return String(subject);
-  if (typeof subject !== 'string') fail(TypeError, `subject must be a string or a safe integer, got ${typeof subject}`);
-  if (!subject || subject.length > SUBJECT_MAX) fail(RangeError, `subject must be 1 to ${SUBJECT_MAX} characters, got ${subject.length}`);
-  if (UNFIT.test(subject)) fail(TypeError, 'subject must not contain control characters or lone surrogates');
-  return subject;
-}
-
-/**
  * Serializes ``data`` to JSON in one pass that reads each value once (a getter or a Proxy trap runs once), so
  * what is checked is what is stored. It writes what a clean realm's JSON.stringify writes for plain data, and
- * trusts none of the page's globals for it (a page may have wrapped JSON.stringify or added toJSON methods to
- * prototypes: they are not used). Refused, naming where: undefined (also array holes), functions, symbols,
- * BigInt, NaN/Infinity, cycles, nesting deeper than 32 levels, objects that are not plain (Date, Map, class
- * instances; plain objects from other frames are fine), objects with their own toJSON, and values whose
- * reading throws.
+ * calls none of the page's toJSON methods (a page may have added them to prototypes). Refused, naming where:
+ * undefined (also array holes), functions, symbols, BigInt, NaN/Infinity, cycles, nesting deeper than 32 levels,
+ * objects that are not plain (Date, Map, class instances; plain objects from other frames are fine), objects with
+ * their own toJSON, and values whose reading throws.
  * @param {unknown} data
  * @param {number} maxBytes
  * @returns {{json: string, bytes: number}}
@@ -79,7 +76,7 @@ export function serializeData(data, maxBytes = DEFAULT_MAX_EVENT_BYTES) {
     json = write(data, []);
   } catch (err) {
     extra = outer;
-    if (err instanceof Problem) fail(err.Type, `data${err.path} ${err.what}`);
+    if (err instanceof Problem) fail(err.T, `data${err.path} ${err.what}`);
     throw err;
   }
   const bytes = json.length + extra; // without reading the whole string again
@@ -91,10 +88,10 @@ export function serializeData(data, maxBytes = DEFAULT_MAX_EVENT_BYTES) {
 /** What is wrong inside ``data``. Each level it passes on the way out puts its key in front of ``path``, so the
  * path costs nothing unless something is wrong. */
 class Problem {
-  /** @param {ErrorConstructor} Type @param {string} what */
-  constructor(Type, what) {
-    this.Type = Type;
+  /** @param {string} what @param {ErrorConstructor} [T] */
+  constructor(what, T = TypeError) {
     this.what = what;
+    this.T = T;
     this.path = '';
   }
 }
@@ -106,16 +103,14 @@ const heads = new Map();
 function write(value, seen) {
   const type = typeof value;
   if (type === 'string') return quote(/** @type {string} */ (value));
-  if (type === 'number') {
-    if (Number.isFinite(value)) return '' + value;
-    throw new Problem(TypeError, `is ${value}; JSON cannot represent it`);
+  // Finite numbers (x - x is NaN for NaN and Infinity), booleans and null are written as they print.
+  if (type === 'number' ? /** @type {number} */ (value) - /** @type {number} */ (value) === 0 : type === 'boolean' || value === null) return '' + value;
+  if (type !== 'object') {
+    throw new Problem(`is ${type === 'number' ? value : type === 'bigint' ? 'a BigInt' : type === 'undefined' ? type : 'a ' + type}; JSON cannot represent it`);
   }
-  if (type === 'boolean') return value ? 'true' : 'false';
-  if (value === null) return 'null';
-  if (type !== 'object') throw new Problem(TypeError, `is ${type === 'undefined' ? 'undefined' : type === 'bigint' ? 'a BigInt' : 'a ' + type}; JSON cannot represent it`);
   const object = /** @type {any} */ (value);
-  if (seen.length >= MAX_DEPTH) throw new Problem(RangeError, `is nested deeper than ${MAX_DEPTH} levels`);
-  if (seen.includes(object)) throw new Problem(TypeError, 'refers back to itself (a cycle)');
+  if (seen.length >= MAX_DEPTH) throw new Problem(`is nested deeper than ${MAX_DEPTH} levels`, RangeError);
+  if (seen.includes(object)) throw new Problem('refers back to itself (a cycle)');
   seen.push(object);
   let json = '';
   /** The key being written, for the path when something below it is wrong. @type {string | number | undefined} */
@@ -123,13 +118,13 @@ function write(value, seen) {
   try {
     // JSON.stringify would call it and store its result: refused, like the functions it is. Inherited ones (a page
     // that added toJSON to Object or Array prototypes) are not the data's and are ignored, as in a clean realm.
-    if (Object.hasOwn(object, 'toJSON')) throw new Problem(TypeError, 'has its own toJSON(); pass the plain data it stands for');
+    if (Object.hasOwn(object, 'toJSON')) throw new Problem('has its own toJSON(); pass the plain data it stands for');
     if (Array.isArray(object)) {
       for (let i = 0, n = object.length; i < n; i++) json += (i ? ',' : '') + write(object[(key = i)], seen);
       json = `[${json}]`;
     } else {
       const proto = Object.getPrototypeOf(object);
-      if (proto !== Object.prototype && proto && Object.getPrototypeOf(proto)) throw new Problem(TypeError, `is a ${proto.constructor?.name}, not a plain object; convert it first`);
+      if (proto !== Object.prototype && proto && Object.getPrototypeOf(proto)) throw new Problem(`is a ${proto.constructor?.name}, not a plain object; convert it first`);
       for (key of Object.keys(object)) {
         let head = heads.get(key);
         if (head === undefined) {
@@ -143,7 +138,7 @@ function write(value, seen) {
     }
   } catch (err) {
     // A getter or a Proxy trap of the page's threw: say where, as a TypeError like the rest.
-    const problem = err instanceof Problem ? err : new Problem(TypeError, `cannot be read: ${/** @type {Error} */ (err)?.message || err}`);
+    const problem = err instanceof Problem ? err : new Problem(`cannot be read: ${/** @type {Error} */ (err)?.message || err}`);
     if (key !== undefined) problem.path = (typeof key === 'number' ? `[${key}]` : `.${key}`) + problem.path;
     throw problem;
   }
@@ -152,7 +147,7 @@ function write(value, seen) {
 }
 
 // eslint-disable-next-line no-control-regex
-const ASCII = /^[\u0000-\u007f]*$/;
+const ASCII = /^[\0-\x7f]*$/;
 const encoder = new TextEncoder();
 
 /**
