@@ -58,6 +58,13 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
     outgoing = [];
   };
 
+  // The last topic and subject that passed: most calls repeat them, and then they are not checked again.
+  /** @type {unknown} */
+  let lastTopic;
+  /** @type {unknown} */
+  let lastGiven = null;
+  let subject = '';
+
   /**
    * Records one event. Returns its id, or null when tracking is off (consent withdrawn).
    * @param {string} topic what happened, e.g. "song_player" (lower case letters, digits, _ . -)
@@ -65,12 +72,13 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
    * @param {{subject?: string | number}} [options] what it happened to, e.g. {subject: "song-123"}
    */
   api.track = (topic, data, options, ts = now()) => {
-    checkTopic(topic);
+    if (topic !== lastTopic) lastTopic = checkTopic(topic);
     if (options !== undefined && (!options || typeof options !== 'object' || Array.isArray(options))) {
       fail(TypeError, 'options must be an object: {subject}');
     }
     for (const key in options) if (key !== 'subject') fail(TypeError, `unknown option "${key}"; the only one is subject`);
-    const subject = checkSubject(options && options.subject);
+    const given = options && options.subject;
+    if (given !== lastGiven) (subject = checkSubject(given)), (lastGiven = given);
     const { json, bytes } = serializeData(data, maxEventBytes);
     if (!consented || dead) return null;
     let id;

@@ -96,7 +96,8 @@ class Problem {
   }
 }
 
-/** Keys as JSON with their colon: most events repeat a few keys, and this is most of the cost of writing them. @type {Map<string, string>} */
+/** Keys as JSON with their colon, first and after a comma: most events repeat a few keys, and this is most of the
+ * cost of writing them. @type {Map<string, string[]>} */
 const heads = new Map();
 
 /** @param {unknown} value @param {object[]} seen the objects being written, outermost first @returns {string} */
@@ -125,16 +126,18 @@ function write(value, seen) {
     } else {
       const proto = Object.getPrototypeOf(object);
       if (proto !== Object.prototype && proto && Object.getPrototypeOf(proto)) throw new Problem(`is a ${proto.constructor?.name}, not a plain object; convert it first`);
+      json = '{';
       for (key of Object.keys(object)) {
         let head = heads.get(key);
         if (head === undefined) {
           const before = extra;
-          head = quote(key) + ':';
+          head = [quote(key) + ':'];
+          head[1] = ',' + head[0];
           if (extra === before && heads.size < 512 && key.length < 64) heads.set(key, head);
         }
-        json += (json ? ',' : '') + head + write(object[key], seen);
+        json += head[+(json.length > 1)] + write(object[key], seen);
       }
-      json = `{${json}}`;
+      json += '}';
     }
   } catch (err) {
     // A getter or a Proxy trap of the page's threw: say where, as a TypeError like the rest.
