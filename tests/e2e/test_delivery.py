@@ -107,6 +107,10 @@ def test_invalid_calls_throw_precise_errors_and_valid_ones_around_them_are_store
                 () => putonly.track('ok', {}, {subject: ''}),
                 () => putonly.track('ok', {}, {subjet: 'typo'}),
                 () => putonly.consent('yes'),
+                // The same bad topic and subject again: what passed is remembered, what failed is not.
+                () => putonly.track('Bad Topic', {}),
+                () => putonly.track('ok', {}, {subject: ''}),
+                () => putonly.track('ok', {}, {subject: 'a\u0000'}),
             ];
             for (const call of bad) {
                 ids.push(putonly.track('valid_around', {i: ids.length}));
@@ -131,6 +135,9 @@ def test_invalid_calls_throw_precise_errors_and_valid_ones_around_them_are_store
     assert errors[10].startswith("RangeError: putonly: subject must be 1 to 256 characters")
     assert errors[11].startswith('TypeError: putonly: unknown option "subjet"')
     assert errors[12] == "TypeError: putonly: consent() takes true or false"
+    assert errors[13] == errors[1]
+    assert errors[14] == errors[10]
+    assert errors[15] == "TypeError: putonly: subject must not contain control characters or lone surrogates"
     stored = {e["id"] for e in stored_events(aws, moto) if e["topic"] == "valid_around"}
     assert set(result["ids"]) <= stored
     assert not [e for e in stored_events(aws, moto) if e["topic"] == "ok"]
