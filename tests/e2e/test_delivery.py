@@ -107,9 +107,9 @@ def test_invalid_calls_throw_precise_errors_and_valid_ones_around_them_are_store
                 () => putonly.track('ok', {}, {subject: ''}),
                 () => putonly.track('ok', {}, {subjet: 'typo'}),
                 () => putonly.consent('yes'),
-                // The same bad topic and subject again: what passed is remembered, what failed is not.
-                () => putonly.track('Bad Topic', {}),
-                () => putonly.track('ok', {}, {subject: ''}),
+                // The same bad topic or subject twice in a row: what passed is remembered, what failed is not.
+                () => { try { putonly.track('Bad Topic', {}); } catch {} putonly.track('Bad Topic', {}); },
+                () => { try { putonly.track('ok', {}, {subject: ''}); } catch {} putonly.track('ok', {}, {subject: ''}); },
                 () => putonly.track('ok', {}, {subject: 'a\u0000'}),
             ];
             for (const call of bad) {
