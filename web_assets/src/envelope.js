@@ -1,12 +1,17 @@
 // Envelopes: events sharing topic+subject packed into one DynamoDB item, and the size accounting
 // that keeps each item under its byte bound and uses whole write units (1 KB each) well.
-import { newId } from './ids.js';
 import { utf8Length } from './validate.js';
 
 export const SCHEMA_VERSION = 1;
 const WRITE_UNIT = 1024;
 // Identity ids look like "us-east-1:" + a UUID; sizes are computed with one of that length (only its length counts).
 const SAMPLE_IDENTITY = '-'.repeat(46);
+
+/**
+ * A new id for an envelope or a worker: 16 base64url characters, 96 random bits, as ids.js makes for events. The
+ * worker's own: its crypto is out of the page's reach, and it needs a few ids, not one per track().
+ */
+export const newId = () => btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(12)))).replace(/\+/g, '-').replace(/\//g, '_');
 
 /**
  * @typedef {{id: string, ts: number, topic: string, subject: string, json: string, bytes: number}} Event
@@ -56,23 +61,16 @@ export function writeUnits(/** @type {number} */ bytes) {
  */
 export function seal(events, limits, id = newId()) {
   const sorted = [...events].sort((a, b) => a.ts - b.ts);
-  const first = sorted[0].ts;
-  const last = sorted[sorted.length - 1].ts;
-  let json = '[';
-  for (let i = 0; i < sorted.length; i++) {
-    const e = sorted[i];
-    json += (i ? ',["' : '["') + e.id + '",' + (e.ts - first) + ',' + e.json + ']';
-  }
-  json += ']';
+  const [{ ts: first, topic, subject }] = sorted;
   const envelope = {
     id,
-    topic: sorted[0].topic,
-    subject: sorted[0].subject,
+    topic,
+    subject,
     ids: sorted.map((e) => e.id),
     count: sorted.length,
     first,
-    last,
-    events: json,
+    last: sorted[sorted.length - 1].ts,
+    events: `[${sorted.map((e) => `["${e.id}",${e.ts - first},${e.json}]`)}]`,
     sk: `${new Date(first).toISOString()}#${id}`,
     expiresAt: limits.retentionDays > 0 ? Math.floor(first / 1000) + limits.retentionDays * 86400 : 0,
     bytes: 0,
@@ -156,16 +154,7 @@ export function createPacker(limits, now = Date.now) {
   const groups = new Map();
 
   /** Removes and returns the groups that pass ``test``. @param {(group: {opened: number}) => unknown} test @returns {Group[]} */
-  const take = (test) => {
-    const out = [];
-    for (const [key, group] of groups) {
-      if (test(group)) {
-        out.push({ id: group.id, events: group.events });
-        groups.delete(key);
-      }
-    }
-    return out;
-  };
+  const take = (test) => [...groups].filter(([key, group]) => test(group) && groups.delete(key)).map(([, group]) => group);
 
   return {
     /**
@@ -179,7 +168,7 @@ export function createPacker(limits, now = Date.now) {
       let group = groups.get(key);
       let entry = group ? entryBytes(event, group.first) : 0;
       if (group && (group.bytes + entry > envelopeMaxBytes || event.ts < group.first)) {
-        ready.push({ id: group.id, events: group.events });
+        ready.push(group);
         group = undefined;
       }
       if (group) {
@@ -188,14 +177,13 @@ export function createPacker(limits, now = Date.now) {
       } else {
         // Exact size of a one-event envelope; later events add their entry's bytes.
         const id = newId();
-        group = { id, events: [event], bytes: seal([event], limits, id).bytes, first: event.ts, opened: now() };
-        groups.set(key, group);
+        groups.set(key, (group = { id, events: [event], bytes: seal([event], limits, id).bytes, first: event.ts, opened: now() }));
         entry = entryBytes(event, event.ts);
       }
-      // Full, or whole write units used well: one more event like this one would mostly pay for an empty unit.
-      const slack = (WRITE_UNIT - (group.bytes % WRITE_UNIT)) % WRITE_UNIT;
-      if (group.events.length >= envelopeMaxEvents || group.bytes + entry > envelopeMaxBytes || (group.bytes >= minSealBytes && slack < entry)) {
-        ready.push({ id: group.id, events: group.events });
+      // Full, or whole write units used well: one more event like this one would mostly pay for an empty unit
+      // (the slack: bytes left in the last write unit).
+      if (group.events.length >= envelopeMaxEvents || group.bytes + entry > envelopeMaxBytes || (group.bytes >= minSealBytes && (-group.bytes & (WRITE_UNIT - 1)) < entry)) {
+        ready.push(group);
         groups.delete(key);
       }
       return ready;
@@ -211,11 +199,8 @@ export function createPacker(limits, now = Date.now) {
     open: () => [...groups.values()],
 
     /** Milliseconds until the next group is due, or -1 when nothing is open. */
-    nextDueIn() {
-      let next = Infinity;
-      for (const group of groups.values()) next = Math.min(next, group.opened + maxDelaySeconds * 1000);
-      return next === Infinity ? -1 : Math.max(0, next - now());
-    },
+    nextDueIn: () =>
+      groups.size ? Math.max(0, Math.min(...[...groups.values()].map((group) => group.opened)) + maxDelaySeconds * 1000 - now()) : -1,
 
     /** Drops open events (consent withdrawn). */
     clear: () => groups.clear(),

@@ -5,8 +5,7 @@
 // signed copies of what is not yet confirmed in the loader (``copies``), which sends them itself with
 // fetch(keepalive) when the page is hidden or goes away; such requests outlive the page.
 import { call, guestCredentials, signPutItem } from './aws.js';
-import { createPacker, overflow, seal, split, toItem } from './envelope.js';
-import { newId } from './ids.js';
+import { createPacker, newId, overflow, seal, split, toItem } from './envelope.js';
 import { backoff, classify, serverTime } from './retry.js';
 import { openOutbox } from './store.js';
 import { SUBJECT_MAX, TOPIC_PATTERN, utf8Length } from './validate.js';
