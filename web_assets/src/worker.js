@@ -66,8 +66,10 @@ const flushes = new Set();
 const noLosses = () => ({ lost: 0, why: '' });
 /** This page's events lost while no flush() waited for them: the next flush() rejects with them. */
 let unreported = noLosses();
-/** Messages that arrive before the outbox is open, handled in order once it is. @type {any[] | undefined} */
-let early = [];
+/** Opens the way for messages (once the outbox is open, or known to stay shut). @type {(value?: unknown) => void} */
+let release;
+/** Messages are handled in order, one after another; none before release(). @type {Promise<unknown>} */
+let inbox = new Promise((resolve) => (release = resolve));
 /** Why the worker could not start (no IndexedDB, no Web Locks); then every call fails with it. */
 let broken = '';
 let lastError = '';
@@ -201,7 +203,7 @@ function clearCopies() {
 }
 
 /** @param {any} data */
-const receive = (data) => (early ? early.push(data) : handle(data));
+const receive = (data) => (inbox = inbox.then(() => handle(data)).catch(fault));
 self.onmessage = (/** @type {MessageEvent} */ { data }) => (data.t === 'init' ? start(data.base, data.gpc).catch(fault) : receive(data));
 tabs.onmessage = ({ data }) => {
   if (data?.putonly === 'consent' && typeof data.value === 'boolean') receive({ t: 'consent', value: data.value, elsewhere: true });
@@ -237,7 +239,7 @@ function handle(data) {
     // Not stored, or not all of it: this worker sends it now if it was waiting for that answer.
     if (envelope) data.ok && count >= envelope.count ? confirm(envelope) : retrying.has(envelope) && wait(envelope, 0);
   } else if (t === 'flush') flush(n);
-  else if (t === 'consent') setConsent(Boolean(data.value), !data.elsewhere);
+  else if (t === 'consent') return setConsent(Boolean(data.value), !data.elsewhere); // may open the outbox: later messages wait
   else if (t === 'identity') serial(async () => reply(n, '', (outbox && (await meta(ID))) ?? null));
   else if (t === 'reset') {
     // Forgets the identity and the outbox: the next event starts a new identity (a new partition).
@@ -288,13 +290,6 @@ async function openStore() {
     broken = `cannot start, events are not kept: ${/** @type {Error} */ (err).message || err}`;
   }
   release();
-}
-
-/** Handles the messages that arrived while the worker was not ready for them, in order. */
-function release() {
-  const waiting = early || [];
-  early = undefined; // from now on messages are handled as they come, after these
-  waiting.forEach(handle);
 }
 
 let running = false;
@@ -650,14 +645,14 @@ function setConsent(value, here) {
   const save = () => here && outbox && serial(() => meta('consent', () => value));
   if (value && !outbox && !broken) {
     // Consent given where nothing was stored (Global Privacy Control, consentDefault "denied"): the outbox opens
-    // now; messages wait for it.
-    early ||= [];
-    openStore().then(async () => {
+    // now; the messages after this one wait for it.
+    const opened = openStore();
+    opened.then(async () => {
       consent = true;
       await save();
       if (config) await run();
     });
-    return;
+    return opened;
   }
   save();
   if (!value) forget(CONSENT_OFF);
