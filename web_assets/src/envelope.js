@@ -150,10 +150,10 @@ export function split(envelope, limits) {
 export function createPacker(limits, now = Date.now) {
   const { envelopeMaxBytes, envelopeMaxEvents, maxDelaySeconds } = limits;
   const minSealBytes = Math.min(4 * WRITE_UNIT, envelopeMaxBytes);
-  /** @type {Map<string, Group & {bytes: number, first: number, opened: number}>} */
+  /** @type {Map<string, Group & {bytes: number, first: number, opened_: number}>} */
   const groups = new Map();
 
-  /** Removes and returns the groups that pass ``test``. @param {(group: {opened: number}) => unknown} test @returns {Group[]} */
+  /** Removes and returns the groups that pass ``test``. @param {(group: {opened_: number}) => unknown} test @returns {Group[]} */
   const take = (test) => [...groups].filter(([key, group]) => test(group) && groups.delete(key)).map(([, group]) => group);
 
   return {
@@ -177,7 +177,7 @@ export function createPacker(limits, now = Date.now) {
       } else {
         // Exact size of a one-event envelope; later events add their entry's bytes.
         const id = newId();
-        groups.set(key, (group = { id, events: [event], bytes: seal([event], limits, id).bytes, first: event.ts, opened: now() }));
+        groups.set(key, (group = { id, events: [event], bytes: seal([event], limits, id).bytes, first: event.ts, opened_: now() }));
         entry = entryBytes(event, event.ts);
       }
       // Full, or whole write units used well: one more event like this one would mostly pay for an empty unit
@@ -190,7 +190,7 @@ export function createPacker(limits, now = Date.now) {
     },
 
     /** Groups whose oldest event has waited long enough. @returns {Group[]} */
-    due: () => take((group) => group.opened <= now() - maxDelaySeconds * 1000),
+    due: () => take((group) => group.opened_ <= now() - maxDelaySeconds * 1000),
 
     /** Every open group (on hide, pagehide and flush). @returns {Group[]} */
     all: () => take(() => true),
@@ -200,7 +200,7 @@ export function createPacker(limits, now = Date.now) {
 
     /** Milliseconds until the next group is due, or -1 when nothing is open. */
     nextDueIn: () =>
-      groups.size ? Math.max(0, Math.min(...[...groups.values()].map((group) => group.opened)) + maxDelaySeconds * 1000 - now()) : -1,
+      groups.size ? Math.max(0, Math.min(...[...groups.values()].map((group) => group.opened_)) + maxDelaySeconds * 1000 - now()) : -1,
 
     /** Drops open events (consent withdrawn). */
     clear: () => groups.clear(),

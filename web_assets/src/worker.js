@@ -24,12 +24,13 @@ const HANDOFF_MS = 5_000;
 const LOCK_PREFIX = 'putonly-owner:';
 // Messages for the page; report() and reply() put 'putonly: ' in front.
 const CONSENT_OFF = 'tracking is off (consent withdrawn)';
+// Property names that end in _ are this bundle's own (never stored, never in a message): esbuild shortens them.
 
 /**
- * @typedef {import('./envelope.js').Envelope & {owner: string, attempt?: number, refreshes?: number, warned?: boolean, strikes?: number, mark?: number}} Stored
+ * @typedef {import('./envelope.js').Envelope & {owner: string, attempt_?: number, refreshes_?: number, warned_?: boolean, strikes_?: number, mark_?: number}} Stored
  * @typedef {import('./envelope.js').Event & {owner: string}} Loose
- * @typedef {{lost: number, why: string}} Losses how many events were lost, and the first one's story
- * @typedef {Losses & {n: number, ids: Set<string>, timer: any}} Waiter a flush() call waiting for its events
+ * @typedef {{lost_: number, why_: string}} Losses how many events were lost, and the first one's story
+ * @typedef {Losses & {n: number, ids: Set<string>, timer_: any}} Waiter a flush() call waiting for its events
  * @typedef {[count: number, at: number, creds: object, skew: number, bytes: number]} Held a copy the loader holds
  */
 
@@ -63,7 +64,7 @@ const pending = new Set();
 /** @type {Set<Waiter>} */
 const flushes = new Set();
 /** @returns {Losses} */
-const noLosses = () => ({ lost: 0, why: '' });
+const noLosses = () => ({ lost_: 0, why_: '' });
 /** This page's events lost while no flush() waited for them: the next flush() rejects with them. */
 let unreported = noLosses();
 /** Opens the way for messages (once the outbox is open, or known to stay shut). @type {(value?: unknown) => void} */
@@ -206,7 +207,7 @@ function clearCopies() {
 const receive = (data) => (inbox = inbox.then(() => handle(data)).catch(fault));
 self.onmessage = (/** @type {MessageEvent} */ { data }) => (data.t === 'init' ? start(data.base, data.gpc).catch(fault) : receive(data));
 tabs.onmessage = ({ data }) => {
-  if (data?.putonly === 'consent' && typeof data.value === 'boolean') receive({ t: 'consent', value: data.value, elsewhere: true });
+  if (data?.putonly === 'consent' && typeof data.value === 'boolean') receive({ t: 'consent', value: data.value, elsewhere_: true });
 };
 
 /** Set once start() has packed the events that arrived before the config. */
@@ -239,7 +240,7 @@ function handle(data) {
     // Not stored, or not all of it: this worker sends it now if it was waiting for that answer.
     if (envelope) data.ok && count >= envelope.count ? confirm(envelope) : retrying.has(envelope) && wait(envelope, 0);
   } else if (t === 'flush') flush(n);
-  else if (t === 'consent') return setConsent(Boolean(data.value), !data.elsewhere); // may open the outbox: later messages wait
+  else if (t === 'consent') return setConsent(Boolean(data.value), !data.elsewhere_); // may open the outbox: later messages wait
   else if (t === 'identity') serial(async () => reply(n, '', (outbox && (await meta(ID))) ?? null));
   else if (t === 'reset') {
     // Forgets the identity and the outbox: the next event starts a new identity (a new partition).
@@ -479,7 +480,7 @@ async function deliver(envelope) {
   // A wrong device clock: sign in the server's time from now on.
   const server = outcome === 'refresh' && serverTime(message);
   if (server) skew = server - Date.now();
-  if (outcome === 'refresh' && (envelope.refreshes = (envelope.refreshes || 0) + 1) < 3) {
+  if (outcome === 'refresh' && (envelope.refreshes_ = (envelope.refreshes_ || 0) + 1) < 3) {
     credentials.invalidate();
     queue.unshift(envelope);
   } else if (
@@ -488,15 +489,15 @@ async function deliver(envelope) {
     // were stored since its first refusal: refused for something it holds, so split like an invalid one (one event
     // that can never be stored cannot hold every later flush() hostage). An outage refuses everything: no split.
     ((status > 499 || outcome === 'fatal') &&
-      delivered > (envelope.mark ??= delivered) &&
-      (envelope.strikes = (envelope.strikes || 0) + 1) > 2)
+      delivered > (envelope.mark_ ??= delivered) &&
+      (envelope.strikes_ = (envelope.strikes_ || 0) + 1) > 2)
   ) {
     await reject(envelope, message || lastError);
   } else {
     // Network errors, 5xx, throttling, and anything unexpected: the events stay in the outbox.
-    if (outcome === 'fatal' && !envelope.warned && (envelope.warned = true)) report([], `DynamoDB refused an envelope: ${lastError}; retrying later`);
-    const attempt = envelope.attempt || 0;
-    envelope.attempt = attempt + 1;
+    if (outcome === 'fatal' && !envelope.warned_ && (envelope.warned_ = true)) report([], `DynamoDB refused an envelope: ${lastError}; retrying later`);
+    const attempt = envelope.attempt_ || 0;
+    envelope.attempt_ = attempt + 1;
     wait(envelope, navigator.onLine ? backoff(attempt) : 0);
   }
 }
@@ -599,20 +600,20 @@ function settle(ids, failure) {
     if (untold) lose(unreported, id, /** @type {string} */ (failure));
   }
   for (const waiter of flushes) {
-    if (!waiter.ids.size) endFlush(waiter, waiter.lost ? `${waiter.lost} events were dropped: ${waiter.why}` : undefined);
+    if (!waiter.ids.size) endFlush(waiter, waiter.lost_ ? `${waiter.lost_} events were dropped: ${waiter.why_}` : undefined);
   }
 }
 
 /** Counts a lost event, keeping the first one's story. @param {Losses} losses @param {string} id @param {string} failure */
 function lose(losses, id, failure) {
-  if (!losses.lost++) losses.why = `${id}: ${failure}`;
+  if (!losses.lost_++) losses.why_ = `${id}: ${failure}`;
 }
 
 /** @param {number} n */
 function flush(n) {
   if (!consent) return reply(n, CONSENT_OFF);
   /** @type {Waiter} */
-  const waiter = { n, ids: new Set(pending), ...unreported, timer: 0 };
+  const waiter = { n, ids: new Set(pending), ...unreported, timer_: 0 };
   unreported = noLosses();
   flushes.add(waiter);
   if (!waiter.ids.size) return settle([]);
@@ -621,7 +622,7 @@ function flush(n) {
   if (!navigator.onLine) {
     return endFlush(waiter, `offline; ${waiter.ids.size} events wait in the outbox until online`);
   }
-  waiter.timer = setTimeout(
+  waiter.timer_ = setTimeout(
     () => endFlush(waiter, `${waiter.ids.size} events not stored within ${FLUSH_TIMEOUT_MS / 1000} s (last error: ${lastError || 'none'}); they wait in the outbox`),
     FLUSH_TIMEOUT_MS,
   );
@@ -629,7 +630,7 @@ function flush(n) {
 
 /** Ends a flush() call: resolves it, or rejects it with ``error``. @param {Waiter} waiter @param {string} [error] */
 function endFlush(waiter, error) {
-  clearTimeout(waiter.timer);
+  clearTimeout(waiter.timer_);
   if (flushes.delete(waiter)) reply(waiter.n, error); // else settled already
 }
 
