@@ -20,6 +20,9 @@ export const newId = () => btoa(String.fromCharCode(...crypto.getRandomValues(ne
  * @typedef {{id: string, events: Event[]}} Group events that will share one envelope, and that envelope's id
  */
 
+/** An envelope's sort key: the time of its first event, and its id. @param {number} time @param {string} id */
+const key = (time, id) => `${new Date(time).toISOString()}#${id}`;
+
 /**
  * Bytes one event adds to an envelope's ``events`` attribute: ,["<id>",<dt>,<data>]
  * @param {Event} event
@@ -29,11 +32,8 @@ export function entryBytes(event, first) {
   return event.id.length + event.bytes + 7 + String(Math.max(0, event.ts - first)).length;
 }
 
-/** DynamoDB's size of a number: about one byte per two significant digits, plus one. */
-export function numberSize(/** @type {number} */ n) {
-  const digits = String(Math.abs(n)).replace('.', '').replace(/^0+|0+$/g, '').length || 1;
-  return Math.ceil(digits / 2) + 1;
-}
+/** DynamoDB's size of a number (an item's are positive integers): one byte per two significant digits, plus one. */
+export const numberSize = (/** @type {number | string} */ n) => Math.ceil(String(n).replace(/0+$/, '').length / 2) + 1;
 
 /**
  * DynamoDB item size: attribute names plus values (strings as UTF-8, numbers as above).
@@ -42,7 +42,7 @@ export function numberSize(/** @type {number} */ n) {
 export function itemSize(item) {
   let size = 0;
   for (const [name, value] of Object.entries(item)) {
-    size += name.length + ('S' in value ? utf8Length(/** @type {string} */ (value.S)) : numberSize(Number(value.N)));
+    size += name.length + ('S' in value ? utf8Length(/** @type {string} */ (value.S)) : numberSize(/** @type {string} */ (value.N)));
   }
   return size;
 }
@@ -71,7 +71,7 @@ export function seal(events, limits, id = newId()) {
     first,
     last: sorted[sorted.length - 1].ts,
     events: `[${sorted.map((e) => `["${e.id}",${e.ts - first},${e.json}]`)}]`,
-    sk: `${new Date(first).toISOString()}#${id}`,
+    sk: key(first, id),
     expiresAt: limits.retentionDays > 0 ? Math.floor(first / 1000) + limits.retentionDays * 86400 : 0,
     bytes: 0,
   };
@@ -99,22 +99,25 @@ export const indexShard = (identityId, shards) => {
  * @param {number} [skew] ms to add to the device's times (server clock minus device clock, once known)
  */
 export function toItem(envelope, identityId, shards = 1, skew = 0) {
-  const sk = skew ? `${new Date(envelope.first + skew).toISOString()}#${envelope.id}` : envelope.sk;
+  const { id, topic, subject, first, expiresAt } = envelope;
+  const sk = { S: skew ? key(first + skew, id) : envelope.sk };
+  /** @param {number} n */
+  const N = (n) => ({ N: `${n}` });
   /** @type {Record<string, {S: string} | {N: string}>} */
   const item = {
     pk: { S: identityId },
-    sk: { S: sk },
-    topic: { S: envelope.topic },
+    sk,
+    topic: { S: topic },
     events: { S: envelope.events },
-    count: { N: String(envelope.count) },
-    first_ts: { N: String(envelope.first + skew) },
-    last_ts: { N: String(envelope.last + skew) },
-    v: { N: String(SCHEMA_VERSION) },
-    gsi1pk: { S: `${envelope.topic}#${envelope.subject}#${indexShard(identityId, shards)}` },
-    gsi1sk: { S: sk },
+    count: N(envelope.count),
+    first_ts: N(first + skew),
+    last_ts: N(envelope.last + skew),
+    v: N(SCHEMA_VERSION),
+    gsi1pk: { S: `${topic}#${subject}#${indexShard(identityId, shards)}` },
+    gsi1sk: sk,
   };
-  if (envelope.subject) item.subject = { S: envelope.subject };
-  if (envelope.expiresAt) item.expires_at = { N: String(envelope.expiresAt + Math.round(skew / 1000)) };
+  if (subject) item.subject = { S: subject };
+  if (expiresAt) item.expires_at = N(expiresAt + Math.round(skew / 1000));
   return item;
 }
 
@@ -127,12 +130,14 @@ export function toItem(envelope, identityId, shards = 1, skew = 0) {
  * @returns {Envelope[]}
  */
 export function split(envelope, limits) {
-  const entries = JSON.parse(envelope.events);
-  /** @type {Event[]} */
-  const events = entries.map((/** @type {[string, number, unknown]} */ [id, dt, data]) => {
-    const json = JSON.stringify(data);
-    return { id, ts: envelope.first + dt, topic: envelope.topic, subject: envelope.subject, json, bytes: utf8Length(json) };
-  });
+  // Events as seal() reads them (topic, subject, id, ts and json, nothing else): the envelope's topic and
+  // subject, and each event's id, time and data.
+  const events = JSON.parse(envelope.events).map((/** @type {[string, number, unknown]} */ [id, dt, data]) => ({
+    ...envelope,
+    id,
+    ts: envelope.first + dt,
+    json: JSON.stringify(data),
+  }));
   const half = Math.ceil(events.length / 2);
   return [seal(events.slice(0, half), limits, envelope.id), seal(events.slice(half), limits)];
 }

@@ -26,6 +26,7 @@ export async function sigv4(url, headers, body, { AccessKeyId, SecretKey, Sessio
   /** @type {Record<string, string>} */
   const signed = { ...headers, host };
   const names = Object.keys(signed).sort();
+  const list = names.join(';');
   const scope = `${datetime.slice(0, 8)}/${region}/${service}/aws4_request`;
   const canonical = [
     'POST',
@@ -34,13 +35,13 @@ export async function sigv4(url, headers, body, { AccessKeyId, SecretKey, Sessio
     '', // no query string
     ...names.map((name) => `${name}:${signed[name]}`),
     '',
-    names.join(';'),
+    list,
     await sha256(body),
   ].join('\n');
   /** @type {BufferSource} */
   let key = utf8('AWS4' + SecretKey);
   for (const part of scope.split('/')) key = await hmac(key, part);
   const signature = hex(await hmac(key, `AWS4-HMAC-SHA256\n${datetime}\n${scope}\n${await sha256(canonical)}`));
-  headers.authorization = `AWS4-HMAC-SHA256 Credential=${AccessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}`;
+  headers.authorization = `AWS4-HMAC-SHA256 Credential=${AccessKeyId}/${scope}, SignedHeaders=${list}, Signature=${signature}`;
   return headers;
 }
