@@ -27,7 +27,9 @@ const CONSENT_OFF = 'tracking is off (consent withdrawn)';
 // Property names that end in _ are this bundle's own (never stored, never in a message): esbuild shortens them.
 
 /**
- * @typedef {import('./envelope.js').Envelope & {owner: string, attempt_?: number, refreshes_?: number, warned_?: boolean, strikes_?: number, mark_?: number}} Stored
+ * @typedef {import('./envelope.js').Envelope & {owner: string, attempt_?: number, refreshes_?: number, warned_?: boolean, strikes_?: number, mark_?: number, timer_?: any}} Stored
+ *   an envelope of this worker's; timer_: it waits out a backoff or a keepalive copy's answer (a timer whose envelope is
+ *   no longer ``mine`` when it fires does nothing)
  * @typedef {import('./envelope.js').Event & {owner: string}} Loose
  * @typedef {{lost_: number, why_: string}} Losses how many events were lost, and the first one's story
  * @typedef {Losses & {n: number, ids: Set<string>, timer_: any}} Waiter a flush() call waiting for its events
@@ -50,15 +52,12 @@ let epoch = 0;
 let chain = /** @type {Promise<unknown>} */ (Promise.resolve());
 /** Envelopes to send. Entries that went stale (confirmed, dropped, split or forgotten: no longer ``mine``) are skipped. @type {Stored[]} */
 const queue = [];
-/** Envelopes being sent by this worker, by id. @type {Map<string, Stored>} */
-const inFlight = new Map();
+/** Envelopes being sent by this worker. @type {Set<Stored>} */
+const inFlight = new Set();
 /** How many envelopes this worker has had confirmed. */
 let delivered = 0;
 /** This worker's envelopes that DynamoDB has not confirmed yet, by id (queued, in flight or waiting). @type {Map<string, Stored>} */
 const mine = new Map();
-/** Envelopes waiting out a backoff or a keepalive copy's answer, with their timers (a timer whose envelope is no
- * longer ``mine`` when it fires does nothing). @type {Map<Stored, any>} */
-const retrying = new Map();
 /** Ids of this page's events not yet stored or dropped, for flush(). */
 const pending = new Set();
 /** @type {Set<Waiter>} */
@@ -238,7 +237,7 @@ function handle(data) {
     if (sending.get(id) === count) sending.delete(id);
     const envelope = mine.get(id);
     // Not stored, or not all of it: this worker sends it now if it was waiting for that answer.
-    if (envelope) data.ok && count >= envelope.count ? confirm(envelope) : retrying.has(envelope) && wait(envelope, 0);
+    if (envelope) data.ok && count >= envelope.count ? confirm(envelope) : envelope.timer_ && wait(envelope, 0);
   } else if (t === 'flush') flush(n);
   else if (t === 'consent') return setConsent(Boolean(data.value), !data.elsewhere_); // may open the outbox: later messages wait
   else if (t === 'identity') serial(async () => reply(n, '', (outbox && (await meta(ID))) ?? null));
@@ -436,25 +435,28 @@ function enqueue(envelope) {
 
 /** Queues ``envelope`` again after ``ms`` (a backoff, or a keepalive copy's answer). @param {Stored} envelope @param {number} ms */
 function wait(envelope, ms) {
-  clearTimeout(retrying.get(envelope));
-  retrying.set(envelope, setTimeout(() => retrying.delete(envelope) && enqueue(envelope), ms));
+  clearTimeout(envelope.timer_);
+  envelope.timer_ = setTimeout(() => {
+    envelope.timer_ = 0;
+    enqueue(envelope);
+  }, ms);
 }
 
 function pump() {
   while (inFlight.size < MAX_IN_FLIGHT && queue.length && navigator.onLine) {
     const envelope = /** @type {Stored} */ (queue.shift());
     // Stale (confirmed, dropped or split since it was queued), or on its way already.
-    if (mine.get(envelope.id) !== envelope || inFlight.get(envelope.id) === envelope) continue;
+    if (mine.get(envelope.id) !== envelope || inFlight.has(envelope)) continue;
     // The loader's keepalive copy carries all of it: its answer decides.
-    if ((sending.get(envelope.id) || 0) >= envelope.count) {
+    if (/** @type {number} */ (sending.get(envelope.id)) >= envelope.count) { // (none: undefined >= n is false)
       wait(envelope, HANDOFF_MS);
       continue;
     }
-    inFlight.set(envelope.id, envelope);
+    inFlight.add(envelope);
     deliver(envelope)
       .catch(fault)
       .finally(() => {
-        if (inFlight.get(envelope.id) === envelope) inFlight.delete(envelope.id);
+        inFlight.delete(envelope);
         pump();
       });
   }
@@ -569,7 +571,7 @@ async function dropOldest() {
   totals = { count: 0, bytes: 0 };
   weigh([...events, ...envelopes]); // exact
   // Never one in flight, nor the stored copy of a group still open (it is sealed and sent later).
-  const busy = new Set([...inFlight.keys(), ...idsOf(packer.open())]);
+  const busy = new Set(idsOf([...inFlight, ...packer.open()]));
   const { drop: dropped, totals: left } = overflow(envelopes, totals, config, busy);
   totals = left;
   if (!dropped.length) return;
