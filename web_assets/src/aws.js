@@ -70,7 +70,7 @@ export function guestCredentials(config, meta, now = Date.now, fetchFn = fetch) 
     }
     const credentials = (await cognito('GetCredentialsForIdentity', { IdentityId: identityId })).Credentials;
     const expiresAt = credentials.Expiration * 1000;
-    refreshAt = expiresAt - Math.min(5 * 60_000, Math.max(0, expiresAt - now()) / 2);
+    refreshAt = expiresAt - Math.min(5 * 60_000, (expiresAt - now()) / 2); // (expired already: before now)
     return { ...credentials, identityId };
   };
 

@@ -26,10 +26,11 @@ const key = (time, id) => `${new Date(time).toISOString()}#${id}`;
 /**
  * Bytes one event adds to an envelope's ``events`` attribute: ,["<id>",<dt>,<data>]
  * @param {Event} event
- * @param {number} first time of the envelope's first event
+ * @param {number} first time of the envelope's first event (an older event opens a new envelope; its entry here
+ *   is not used)
  */
 export function entryBytes(event, first) {
-  return event.id.length + event.bytes + 7 + String(Math.max(0, event.ts - first)).length;
+  return event.id.length + event.bytes + 7 + String(event.ts - first).length;
 }
 
 /** DynamoDB's size of a number (an item's are positive integers): one byte per two significant digits, plus one. */
@@ -205,7 +206,7 @@ export function createPacker(limits, now = Date.now) {
 
     /** Milliseconds until the next group is due, or -1 when nothing is open. */
     nextDueIn: () =>
-      groups.size ? Math.max(0, Math.min(...[...groups.values()].map((group) => group.opened_)) + maxDelaySeconds * 1000 - now()) : -1,
+      groups.size ? Math.max(0, [...groups.values()].reduce((next, group) => Math.min(next, group.opened_), Infinity) + maxDelaySeconds * 1000 - now()) : -1,
 
     /** Drops open events (consent withdrawn). */
     clear: () => groups.clear(),

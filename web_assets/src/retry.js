@@ -26,8 +26,8 @@ export function classify({ status = 0, body }) {
   const type = errorType(body);
   // A conditional put refused: a copy of this envelope with at least as many events is stored already.
   if ((status > 199 && status < 300) || type === 'ConditionalCheckFailedException') return 'ok';
-  if (!status || status > 499 || status === 429 || /Throughput|Throttl|LimitExceeded|TooManyRequests|ResourceNotFound/.test(type)) return 'retry';
-  if (/Expired|Signature|UnrecognizedClient/.test(type)) return 'refresh';
+  if (!status || status > 499 || status === 429 || /Throughput|Throttl|LimitExceeded|TooMany|NotFound/.test(type)) return 'retry';
+  if (/Expired|Signature|Unrecognized/.test(type)) return 'refresh';
   return /Validation|Serialization/.test(type) ? 'invalid' : 'fatal';
 }
 

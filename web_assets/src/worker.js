@@ -342,7 +342,7 @@ async function fetchConfig(base) {
       lastError = `config.json: ${/** @type {Error} */ (err).message}`;
       // A CORS refusal looks like a network error; a no-cors request for the same URL tells them apart.
       if (await fetch(url, { mode: 'no-cors', cache: 'no-cache' }).then(() => true, () => false)) {
-        post({ t: 'dead', message: `putonly: ${url} refuses this page's origin ${self.origin} (CORS): add it to the corsOrigins setting` });
+        post({ t: 'dead', message: `putonly: ${url} refuses this page's origin ${self.origin} (CORS): add it to corsOrigins` });
         return new Promise(() => {}); // tracking is off on this page; its events stay in the outbox
       }
     }
