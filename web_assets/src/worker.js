@@ -126,27 +126,26 @@ const pack = (events, into = packer) => {
 // envelope under the same key, never its events under another), and the sealed envelopes; oldest first,
 // within the keepalive budget. Kept up to date a few ms after every change.
 /** What the loader holds, by envelope id. @type {Map<string, Held>} */
-const held = new Map();
+let held = new Map();
 /** Copies the loader sent with keepalive and that have no answer yet: id -> count. @type {Map<string, number>} */
 const sending = new Map();
 /** The stored state of each open group, by id. @type {Map<string, Stored>} */
 let snapshots = new Map();
+/** The timer of the next update of the copies; -1 while one runs. */
 let copyTimer = /** @type {any} */ (0);
-let copying = false;
+/** Something changed while an update ran: another one follows. */
 let copyAgain = false;
 
 /** Brings the copies up to date shortly: changes come in bursts. */
 function soon() {
-  if (copying) copyAgain = true;
+  if (copyTimer < 0) copyAgain = true;
   else if (!copyTimer && packer) copyTimer = setTimeout(refreshCopies, COPY_DELAY_MS);
 }
 
 async function refreshCopies() {
+  copyTimer = -1;
+  if (consent) await updateCopies().catch(fault);
   copyTimer = 0;
-  if (!consent) return;
-  copying = true;
-  await updateCopies().catch(fault);
-  copying = false;
   if (copyAgain) (copyAgain = false), soon();
 }
 
@@ -175,7 +174,8 @@ async function updateCopies() {
   snapshots = open;
   /** @type {any[]} */
   const put = [];
-  const keep = new Set();
+  /** The copies the loader keeps. @type {Map<string, Held>} */
+  const keep = new Map();
   let budget = KEEPALIVE_BUDGET;
   for (const envelope of [...new Map([...open, ...mine]).values()].sort((a, b) => a.first - b.first)) {
     let copy = held.get(envelope.id);
@@ -184,14 +184,14 @@ async function updateCopies() {
       if (at !== epoch) return;
       const bytes = utf8Length(body);
       if (bytes > budget) break;
-      held.set(envelope.id, (copy = [envelope.count, Date.now(), creds, skew, bytes]));
+      copy = [envelope.count, Date.now(), creds, skew, bytes];
       put.push([envelope.id, envelope.count, bytes, url, headers, body]);
     }
     if ((budget -= copy[4]) < 0) break;
-    keep.add(envelope.id);
+    keep.set(envelope.id, copy);
   }
   const drop = [...held.keys()].filter((id) => !keep.has(id));
-  for (const id of drop) held.delete(id);
+  held = keep;
   if (put.length || drop.length) post({ t: 'copies', put, drop });
 }
 
@@ -366,7 +366,8 @@ function accept(events) {
   for (const event of events) {
     pending.add(event.id);
     // The loader validated this already; a cheap second look guards against messages that bypassed it.
-    const bad = !TOPIC_PATTERN.test(event.topic) || typeof event.subject !== 'string' || event.subject.length > SUBJECT_MAX || !(event.ts > 0 && event.ts % 1 === 0)
+    // (A line with fewer fields has no subject.)
+    const bad = !TOPIC_PATTERN.test(event.topic) || !(event.subject?.length <= SUBJECT_MAX) || !(event.ts > 0 && event.ts % 1 === 0)
       ? 'malformed event'
       : config && event.bytes > config.maxEventBytes && overLimit(event.bytes);
     if (bad) report([event.id], bad);
