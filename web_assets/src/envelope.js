@@ -217,20 +217,20 @@ export function createPacker(limits, now = Date.now) {
  * Which envelopes to drop so the outbox fits its bounds again: the oldest first, never one in flight.
  * @template {{id: string, first: number, count: number, bytes: number}} E
  * @param {E[]} envelopes
- * @param {{count: number, bytes: number}} totals events and bytes now in the outbox
+ * @param {{count: number, bytes: number}} totals events and bytes now in the outbox; what is left once these go
+ *   (the envelopes returned) is left here
  * @param {{outboxMaxEvents: number, outboxMaxBytes: number}} limits
  * @param {Set<string>} inFlight
  */
 export function overflow(envelopes, totals, limits, inFlight = new Set()) {
-  let { count, bytes } = totals;
   /** @type {E[]} */
   const drop = [];
   for (const envelope of [...envelopes].sort((a, b) => a.first - b.first)) {
-    if (count <= limits.outboxMaxEvents && bytes <= limits.outboxMaxBytes) break;
+    if (totals.count <= limits.outboxMaxEvents && totals.bytes <= limits.outboxMaxBytes) break;
     if (inFlight.has(envelope.id)) continue;
     drop.push(envelope);
-    count -= envelope.count;
-    bytes -= envelope.bytes;
+    totals.count -= envelope.count;
+    totals.bytes -= envelope.bytes;
   }
-  return { drop, totals: { count, bytes } };
+  return drop;
 }

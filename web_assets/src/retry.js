@@ -37,7 +37,7 @@ export function classify({ status = 0, body }) {
  * can sign in the server's time. undefined when the message carries none.
  * @param {string} [message]
  */
-export function serverTime(message = '') {
-  const m = /\((\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z [+-] 15 min\.\)/.exec(message);
+export function serverTime(message) {
+  const m = /\((\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z [+-] 15 min\.\)/.exec(/** @type {string} */ (message)); // (none: "undefined" matches nothing)
   return m ? Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]) : undefined;
 }

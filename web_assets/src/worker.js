@@ -306,11 +306,9 @@ async function run() {
       const [events] = await all(owner);
       if (at !== epoch) return;
       const tooBig = events.filter((e) => e.bytes > config.maxEventBytes);
-      if (tooBig.length) {
-        await write(idsOf(tooBig));
-        weigh(tooBig, -1);
-        for (const e of tooBig) report([e.id], overLimit(e.bytes));
-      }
+      await write(idsOf(tooBig));
+      weigh(tooBig, -1);
+      for (const e of tooBig) report([e.id], overLimit(e.bytes));
       if (at !== epoch) return;
       pack(events.filter((e) => e.bytes <= config.maxEventBytes));
       if (sealSoon || hidden) sealGroups(packer.all());
@@ -573,8 +571,7 @@ async function dropOldest() {
   weigh([...events, ...envelopes]); // exact
   // Never one in flight, nor the stored copy of a group still open (it is sealed and sent later).
   const busy = new Set(idsOf([...inFlight, ...packer.open()]));
-  const { drop: dropped, totals: left } = overflow(envelopes, totals, config, busy);
-  totals = left;
+  const dropped = overflow(envelopes, totals, config, busy);
   if (!dropped.length) return;
   // No longer mine: pump() and their retry timers pass them by.
   for (const e of dropped) mine.delete(e.id);
@@ -666,8 +663,7 @@ function forget(why) {
   epoch++;
   packer?.clear();
   clearCopies();
-  mine.clear(); // retry timers that fire later find nothing to send
-  queue.length = 0;
+  mine.clear(); // the queue's envelopes and retry timers that fire later find nothing to send
   pending.clear();
   unreported = noLosses();
   totals = { count: 0, bytes: 0 };
