@@ -292,11 +292,9 @@ async function openStore() {
   release();
 }
 
-let running = false;
-/** Starts packing, signing and sending (once there are a config and an outbox). */
+/** Starts packing, signing and sending (once there are a config and an outbox), once. */
 async function run() {
-  if (running || broken) return;
-  running = true;
+  if (packer || broken) return;
   packer = createPacker(config);
   credentials = guestCredentials(config, meta, now);
   // Events stored before the config arrived join the packer now, if they are within its limit.
@@ -674,7 +672,7 @@ function forget(why) {
 /** One timer for the next group that reaches maxDelaySeconds. */
 function schedule() {
   clearTimeout(dueTimer);
-  const wait = packer ? packer.nextDueIn() : -1;
+  const wait = /** @type {number} */ (packer?.nextDueIn()); // (none yet: undefined >= 0 is false)
   if (wait >= 0) {
     dueTimer = setTimeout(() => {
       sealGroups(packer.due());
