@@ -34,6 +34,7 @@ async function bundle(entry, name, define = {}) {
     logLevel: 'warning',
     write: false,
     define,
+    mangleProps: /[^_]_$/, // internal property names (never stored, never in a message) end in _
   });
   const file = (suffix) => result.outputFiles.find((f) => f.path.endsWith(suffix)).text;
   const esbuilt = file('.js');

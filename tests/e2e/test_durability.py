@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from cdk_app.local.emulator import LocalAws, MotoServer
@@ -67,4 +68,38 @@ def test_offline_then_online(context: Any, page_origin: str, aws: LocalAws, moto
     page.evaluate("() => putonly.flush()")
     counts = wait_stored(page, ids, aws, moto, "durable_offline")
     assert set(counts) == set(ids)
+    assert max(counts.values()) == 1
+
+
+def test_a_full_outbox_drops_its_oldest_envelopes_and_says_which(
+    context: Any, page_origin: str, aws: LocalAws, moto: MotoServer
+) -> None:
+    gate = PutGate("abort")
+    context.route("**/*", gate)
+
+    def small_outbox(route: Any) -> None:
+        config = json.loads(route.fetch().text())
+        route.fulfill(json={**config, "outboxMaxEvents": 100, "envelopeMaxEvents": 10})
+
+    context.route("**/config.json", small_outbox)
+    page = open_page(context, page_origin)
+    page.evaluate("() => { window.drops = []; putonly.addEventListener('drop', (e) => drops.push(e.detail)); }")
+    ids: list[str] = []
+    for _ in range(15):  # 150 events, 10 at a time, while nothing can be stored
+        ids += page.evaluate(TRACK, ["durable_full", 10])
+    page.wait_for_timeout(500)
+    drops = page.evaluate("() => drops")
+    dropped = [event_id for drop in drops for event_id in drop["ids"]]
+    assert {drop["reason"] for drop in drops} == {"outbox-full"}
+    assert all(drop["message"].startswith("putonly: outbox full") for drop in drops)
+    assert len(dropped) == len(set(dropped)) >= 50, "the outbox holds at most 100 events"
+    assert ids[0] in dropped and ids[-1] not in dropped, "the oldest go first"
+    gate.closed = False
+    # Dropped while no flush() waited: the next one says so, once the others are stored; the one after resolves.
+    first = page.evaluate("() => putonly.flush().then(() => 'stored', (e) => e.message)")
+    assert "outbox full" in first and f"{len(dropped)} events were dropped" in first
+    assert page.evaluate("() => putonly.flush().then(() => 'stored', (e) => e.message)") == "stored"
+    kept = set(ids) - set(dropped)
+    counts = wait_stored(page, list(kept), aws, moto, "durable_full")
+    assert set(counts) == kept, "every event not dropped is stored, and no dropped one"
     assert max(counts.values()) == 1

@@ -3,96 +3,94 @@ import { classify, errorType } from './retry.js';
 import { sigv4 } from './sigv4.js';
 
 /**
- * @typedef {{accessKeyId: string, secretAccessKey: string, sessionToken: string, expiresAt: number, identityId: string}} Credentials
+ * @typedef {{AccessKeyId: string, SecretKey: string, SessionToken: string, identityId: string}} Credentials as Cognito gives them, with the identity id
  * @typedef {{region: string, identityPoolId: string, tableName: string, endpoints?: {cognito?: string, dynamodb?: string}}} Config
- * @typedef {{status?: number, body?: unknown, networkError?: boolean, message?: string}} Reply
+ * @typedef {{status?: number, body?: unknown, message?: string}} Reply no status when no response came (a network error)
  */
 
-/** @param {Config} config */
-export const cognitoEndpoint = (config) => config.endpoints?.cognito || `https://cognito-identity.${config.region}.amazonaws.com/`;
-/** @param {Config} config */
-export const dynamodbEndpoint = (config) => config.endpoints?.dynamodb || `https://dynamodb.${config.region}.amazonaws.com/`;
+/** The meta key of the visitor's identity id. */
+export const ID = 'identityId';
 
 /**
- * POSTs an AWS JSON request and never throws: network failures become {networkError: true}.
+ * POSTs an AWS JSON request and never throws: a network failure becomes a reply without a status.
  * @param {typeof fetch} fetchFn
  * @param {RequestInfo} request
  * @param {RequestInit} [init]
  * @returns {Promise<Reply>}
  */
-export async function call(fetchFn, request, init) {
-  let response;
-  try {
-    response = await fetchFn(request, init);
-  } catch (err) {
-    return { networkError: true, message: String(/** @type {Error} */ (err).message || err) };
-  }
-  const text = await response.text().catch(() => '');
-  let body;
-  try {
-    body = text ? JSON.parse(text) : {};
-  } catch {
-    body = { message: text.slice(0, 200) };
-  }
-  return { status: response.status, body, message: body && (body.message || body.Message || errorType(body)) };
-}
+export const call = (fetchFn, request, init) =>
+  fetchFn(request, init).then(
+    async (response) => {
+      const text = await response.text().catch(() => '');
+      let body;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = { message: text.slice(0, 200) }; // not JSON (a proxy's error page, say), or empty
+      }
+      return { status: response.status, body, message: body?.message || body?.Message || errorType(body) };
+    },
+    (err) => ({ message: String(err.message || err) }),
+  );
 
 /**
- * Guest credentials from the identity pool. The identity id is kept (``claimId``) so a returning visitor
+ * Guest credentials from the identity pool. The identity id is kept (meta ``identityId``) so a returning visitor
  * keeps one identity, and one partition. Credentials are refreshed before they expire: the smaller of
  * five minutes and half their lifetime ahead.
- * @param {{config: Config, fetch: typeof globalThis.fetch, now?: () => number, loadId: () => Promise<string | undefined>,
- *   claimId: (id: string) => Promise<string>, forgetId: (id: string) => Promise<void>}} options
- *   ``claimId`` stores a new identity id unless another tab stored one first, and resolves with the stored one;
- *   ``forgetId`` forgets the stored id if it is still ``id``.
+ * @param {Config} config
+ * @param {(key: string, update?: (value: any) => unknown) => Promise<any>} meta the outbox's meta values (store.js)
+ * @param {() => number} [now]
+ * @param {typeof globalThis.fetch} [fetchFn]
  */
-export function guestCredentials({ config, fetch, now = Date.now, loadId, claimId, forgetId }) {
-  /** @type {Credentials | undefined} */
+export function guestCredentials(config, meta, now = Date.now, fetchFn = fetch) {
+  /** Resolves with the credentials; new ones are fetched once ``now()`` reaches ``refreshAt``. @type {Promise<Credentials>} */
   let current;
   let refreshAt = 0;
-  /** @type {Promise<Credentials> | undefined} */
-  let pending;
 
-  /** @param {string} target @param {object} payload */
-  const cognito = (target, payload) =>
-    call(fetch, cognitoEndpoint(config), {
+  /** One Cognito call: the reply's body, or an error naming the call. @param {string} target @param {Record<string, string>} payload */
+  const cognito = async (target, payload) => {
+    const reply = await call(fetchFn, config.endpoints?.cognito || `https://cognito-identity.${config.region}.amazonaws.com/`, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/x-amz-json-1.1', 'X-Amz-Target': `AWSCognitoIdentityService.${target}` },
+      headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': `AWSCognitoIdentityService.${target}` },
       body: JSON.stringify(payload),
     });
+    // An identity the pool no longer knows (pool recreated): forgotten, so the next attempt starts a new one.
+    if (errorType(reply.body) === 'ResourceNotFoundException') await meta(ID, (stored) => (stored === payload.IdentityId ? undefined : stored));
+    if (classify(reply) === 'ok') return /** @type {any} */ (reply.body);
+    throw Object.assign(Error(`putonly: ${target} failed: ${reply.status ? `${reply.status} ${reply.message}` : 'network error'}`), { reply });
+  };
 
   /** @returns {Promise<Credentials>} */
   const fetchCredentials = async () => {
-    let identityId = await loadId();
+    // Two tabs of a first visit both ask; the id stored first wins, so the visitor has one partition.
+    let identityId = await meta(ID);
     if (!identityId) {
-      // Two tabs of a first visit both ask; the id stored first wins, so the visitor has one partition.
-      identityId = await claimId(ok('GetId', await cognito('GetId', { IdentityPoolId: config.identityPoolId })).IdentityId);
+      const { IdentityId } = await cognito('GetId', { IdentityPoolId: config.identityPoolId });
+      identityId = await meta(ID, (stored) => stored || IdentityId);
     }
-    const reply = await cognito('GetCredentialsForIdentity', { IdentityId: identityId });
-    // An identity the pool no longer knows (pool recreated): the next attempt starts a new one.
-    if (errorType(reply.body) === 'ResourceNotFoundException') await forgetId(identityId);
-    const c = ok('GetCredentialsForIdentity', reply).Credentials;
-    const expiresAt = c.Expiration * 1000;
-    refreshAt = expiresAt - Math.min(5 * 60_000, Math.max(0, expiresAt - now()) / 2);
-    return (current = { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretKey, sessionToken: c.SessionToken, expiresAt, identityId });
+    const credentials = (await cognito('GetCredentialsForIdentity', { IdentityId: identityId })).Credentials;
+    const expiresAt = credentials.Expiration * 1000;
+    refreshAt = expiresAt - Math.min(5 * 60_000, (expiresAt - now()) / 2); // (expired already: before now)
+    return { ...credentials, identityId };
   };
 
   return {
     /** @returns {Promise<Credentials>} */
-    get: () => (current && now() < refreshAt ? Promise.resolve(current) : (pending ||= fetchCredentials().finally(() => (pending = undefined)))),
+    get: () =>
+      now() < refreshAt
+        ? current
+        : ((refreshAt = Infinity), // asked for: later callers share the answer
+          (current = fetchCredentials().catch((err) => {
+            refreshAt = 0;
+            throw err;
+          }))),
     /** Forget the credentials (after an expired-token or bad-signature reply). */
-    invalidate: () => void (current = undefined),
+    invalidate: () => void (refreshAt = 0),
   };
 }
 
-/** The body of a successful reply; otherwise throws an error naming the call, carrying the reply. @param {string} what @param {Reply} reply @returns {any} */
-function ok(what, reply) {
-  if (classify(reply) === 'ok') return reply.body;
-  throw Object.assign(new Error(`putonly: ${what} failed: ${reply.networkError ? 'network error' : `${reply.status} ${reply.message}`}`), { reply });
-}
-
 /**
- * @typedef {{url: string, headers: Record<string, string>, body: string}} SignedPut a signed PutItem as plain data:
+ * @typedef {{url: string, method: string, headers: Record<string, string>, body: string}} SignedPut a signed PutItem as plain data:
  *   the worker sends it, and hands it to the loader to send with keepalive when the visit ends.
  */
 
@@ -101,11 +99,12 @@ function ok(what, reply) {
  * only NONE). The put is conditional: copies of one envelope (same key) may be written more than once as it
  * grows (a keepalive copy at the end of a visit, then the full envelope), and copies of one envelope only
  * ever gain events, so a copy with fewer events than the stored one must never replace it.
- * @param {{config: Config, credentials: Credentials, item: Record<string, any>, datetime?: string}} options
+ * @param {Config} config @param {Credentials} credentials @param {Record<string, any>} item
+ * @param {string} datetime the signing time, YYYYMMDD'T'HHMMSS'Z'
  * @returns {Promise<SignedPut>}
  */
-export async function signPutItem({ config, credentials, item, datetime = new Date().toISOString().replace(/[:-]|\.\d{3}/g, '') }) {
-  const url = new URL(dynamodbEndpoint(config)).href;
+export async function signPutItem(config, credentials, item, datetime) {
+  const url = new URL(config.endpoints?.dynamodb || `https://dynamodb.${config.region}.amazonaws.com/`).href;
   const body = JSON.stringify({
     TableName: config.tableName,
     Item: item,
@@ -114,5 +113,5 @@ export async function signPutItem({ config, credentials, item, datetime = new Da
     ExpressionAttributeValues: { ':c': item.count },
   });
   const headers = { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'DynamoDB_20120810.PutItem' };
-  return { url, headers: await sigv4({ url, headers, body, ...credentials, region: config.region, service: 'dynamodb', datetime }), body };
+  return { url, method: 'POST', headers: await sigv4(url, headers, body, credentials, config.region, 'dynamodb', datetime), body };
 }

@@ -1,6 +1,5 @@
 // Envelopes: events sharing topic+subject packed into one DynamoDB item, and the size accounting
 // that keeps each item under its byte bound and uses whole write units (1 KB each) well.
-import { newId } from './ids.js';
 import { utf8Length } from './validate.js';
 
 export const SCHEMA_VERSION = 1;
@@ -9,26 +8,33 @@ const WRITE_UNIT = 1024;
 const SAMPLE_IDENTITY = '-'.repeat(46);
 
 /**
+ * A new id for an envelope or a worker: 16 base64url characters, 96 random bits, as ids.js makes for events. The
+ * worker's own: its crypto is out of the page's reach, and it needs a few ids, not one per track().
+ */
+export const newId = () => btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(12)))).replace(/\+/g, '-').replace(/\//g, '_');
+
+/**
  * @typedef {{id: string, ts: number, topic: string, subject: string, json: string, bytes: number}} Event
  * @typedef {{id: string, topic: string, subject: string, ids: string[], count: number, first: number, last: number, events: string, sk: string, expiresAt: number, bytes: number}} Envelope
  * @typedef {{envelopeMaxBytes: number, envelopeMaxEvents: number, maxDelaySeconds: number, retentionDays: number}} Limits
  * @typedef {{id: string, events: Event[]}} Group events that will share one envelope, and that envelope's id
  */
 
+/** An envelope's sort key: the time of its first event, and its id. @param {number} time @param {string} id */
+const key = (time, id) => `${new Date(time).toISOString()}#${id}`;
+
 /**
  * Bytes one event adds to an envelope's ``events`` attribute: ,["<id>",<dt>,<data>]
  * @param {Event} event
- * @param {number} first time of the envelope's first event
+ * @param {number} first time of the envelope's first event (an older event opens a new envelope; its entry here
+ *   is not used)
  */
 export function entryBytes(event, first) {
-  return event.id.length + event.bytes + 7 + String(Math.max(0, event.ts - first)).length;
+  return event.id.length + event.bytes + 7 + String(event.ts - first).length;
 }
 
-/** DynamoDB's size of a number: about one byte per two significant digits, plus one. */
-export function numberSize(/** @type {number} */ n) {
-  const digits = String(Math.abs(n)).replace('.', '').replace(/^0+|0+$/g, '').length || 1;
-  return Math.ceil(digits / 2) + 1;
-}
+/** DynamoDB's size of a number (an item's are positive integers): one byte per two significant digits, plus one. */
+export const numberSize = (/** @type {number | string} */ n) => Math.ceil(String(n).replace(/0+$/, '').length / 2) + 1;
 
 /**
  * DynamoDB item size: attribute names plus values (strings as UTF-8, numbers as above).
@@ -37,7 +43,7 @@ export function numberSize(/** @type {number} */ n) {
 export function itemSize(item) {
   let size = 0;
   for (const [name, value] of Object.entries(item)) {
-    size += name.length + ('S' in value ? utf8Length(/** @type {string} */ (value.S)) : numberSize(Number(value.N)));
+    size += name.length + ('S' in value ? utf8Length(/** @type {string} */ (value.S)) : numberSize(/** @type {string} */ (value.N)));
   }
   return size;
 }
@@ -56,24 +62,17 @@ export function writeUnits(/** @type {number} */ bytes) {
  */
 export function seal(events, limits, id = newId()) {
   const sorted = [...events].sort((a, b) => a.ts - b.ts);
-  const first = sorted[0].ts;
-  const last = sorted[sorted.length - 1].ts;
-  let json = '[';
-  for (let i = 0; i < sorted.length; i++) {
-    const e = sorted[i];
-    json += (i ? ',["' : '["') + e.id + '",' + (e.ts - first) + ',' + e.json + ']';
-  }
-  json += ']';
+  const [{ ts: first, topic, subject }] = sorted;
   const envelope = {
     id,
-    topic: sorted[0].topic,
-    subject: sorted[0].subject,
+    topic,
+    subject,
     ids: sorted.map((e) => e.id),
     count: sorted.length,
     first,
-    last,
-    events: json,
-    sk: `${new Date(first).toISOString()}#${id}`,
+    last: sorted[sorted.length - 1].ts,
+    events: `[${sorted.map((e) => `["${e.id}",${e.ts - first},${e.json}]`)}]`,
+    sk: key(first, id),
     expiresAt: limits.retentionDays > 0 ? Math.floor(first / 1000) + limits.retentionDays * 86400 : 0,
     bytes: 0,
   };
@@ -101,22 +100,25 @@ export const indexShard = (identityId, shards) => {
  * @param {number} [skew] ms to add to the device's times (server clock minus device clock, once known)
  */
 export function toItem(envelope, identityId, shards = 1, skew = 0) {
-  const sk = skew ? `${new Date(envelope.first + skew).toISOString()}#${envelope.id}` : envelope.sk;
+  const { id, topic, subject, first, expiresAt } = envelope;
+  const sk = { S: skew ? key(first + skew, id) : envelope.sk };
+  /** @param {number} n */
+  const N = (n) => ({ N: `${n}` });
   /** @type {Record<string, {S: string} | {N: string}>} */
   const item = {
     pk: { S: identityId },
-    sk: { S: sk },
-    topic: { S: envelope.topic },
+    sk,
+    topic: { S: topic },
     events: { S: envelope.events },
-    count: { N: String(envelope.count) },
-    first_ts: { N: String(envelope.first + skew) },
-    last_ts: { N: String(envelope.last + skew) },
-    v: { N: String(SCHEMA_VERSION) },
-    gsi1pk: { S: `${envelope.topic}#${envelope.subject}#${indexShard(identityId, shards)}` },
-    gsi1sk: { S: sk },
+    count: N(envelope.count),
+    first_ts: N(first + skew),
+    last_ts: N(envelope.last + skew),
+    v: N(SCHEMA_VERSION),
+    gsi1pk: { S: `${topic}#${subject}#${indexShard(identityId, shards)}` },
+    gsi1sk: sk,
   };
-  if (envelope.subject) item.subject = { S: envelope.subject };
-  if (envelope.expiresAt) item.expires_at = { N: String(envelope.expiresAt + Math.round(skew / 1000)) };
+  if (subject) item.subject = { S: subject };
+  if (expiresAt) item.expires_at = N(expiresAt + Math.round(skew / 1000));
   return item;
 }
 
@@ -129,12 +131,14 @@ export function toItem(envelope, identityId, shards = 1, skew = 0) {
  * @returns {Envelope[]}
  */
 export function split(envelope, limits) {
-  const entries = JSON.parse(envelope.events);
-  /** @type {Event[]} */
-  const events = entries.map((/** @type {[string, number, unknown]} */ [id, dt, data]) => {
-    const json = JSON.stringify(data);
-    return { id, ts: envelope.first + dt, topic: envelope.topic, subject: envelope.subject, json, bytes: utf8Length(json) };
-  });
+  // Events as seal() reads them (topic, subject, id, ts and json, nothing else): the envelope's topic and
+  // subject, and each event's id, time and data.
+  const events = JSON.parse(envelope.events).map((/** @type {[string, number, unknown]} */ [id, dt, data]) => ({
+    ...envelope,
+    id,
+    ts: envelope.first + dt,
+    json: JSON.stringify(data),
+  }));
   const half = Math.ceil(events.length / 2);
   return [seal(events.slice(0, half), limits, envelope.id), seal(events.slice(half), limits)];
 }
@@ -152,20 +156,11 @@ export function split(envelope, limits) {
 export function createPacker(limits, now = Date.now) {
   const { envelopeMaxBytes, envelopeMaxEvents, maxDelaySeconds } = limits;
   const minSealBytes = Math.min(4 * WRITE_UNIT, envelopeMaxBytes);
-  /** @type {Map<string, Group & {bytes: number, first: number, opened: number}>} */
+  /** @type {Map<string, Group & {bytes: number, first: number, opened_: number}>} */
   const groups = new Map();
 
-  /** Removes and returns the groups that pass ``test``. @param {(group: {opened: number}) => unknown} test @returns {Group[]} */
-  const take = (test) => {
-    const out = [];
-    for (const [key, group] of groups) {
-      if (test(group)) {
-        out.push({ id: group.id, events: group.events });
-        groups.delete(key);
-      }
-    }
-    return out;
-  };
+  /** Removes and returns the groups that pass ``test``. @param {(group: {opened_: number}) => unknown} test @returns {Group[]} */
+  const take = (test) => [...groups].filter(([key, group]) => test(group) && groups.delete(key)).map(([, group]) => group);
 
   return {
     /**
@@ -179,7 +174,7 @@ export function createPacker(limits, now = Date.now) {
       let group = groups.get(key);
       let entry = group ? entryBytes(event, group.first) : 0;
       if (group && (group.bytes + entry > envelopeMaxBytes || event.ts < group.first)) {
-        ready.push({ id: group.id, events: group.events });
+        ready.push(group);
         group = undefined;
       }
       if (group) {
@@ -188,21 +183,20 @@ export function createPacker(limits, now = Date.now) {
       } else {
         // Exact size of a one-event envelope; later events add their entry's bytes.
         const id = newId();
-        group = { id, events: [event], bytes: seal([event], limits, id).bytes, first: event.ts, opened: now() };
-        groups.set(key, group);
+        groups.set(key, (group = { id, events: [event], bytes: seal([event], limits, id).bytes, first: event.ts, opened_: now() }));
         entry = entryBytes(event, event.ts);
       }
-      // Full, or whole write units used well: one more event like this one would mostly pay for an empty unit.
-      const slack = (WRITE_UNIT - (group.bytes % WRITE_UNIT)) % WRITE_UNIT;
-      if (group.events.length >= envelopeMaxEvents || group.bytes + entry > envelopeMaxBytes || (group.bytes >= minSealBytes && slack < entry)) {
-        ready.push({ id: group.id, events: group.events });
+      // Full, or whole write units used well: one more event like this one would mostly pay for an empty unit
+      // (the slack: bytes left in the last write unit).
+      if (group.events.length >= envelopeMaxEvents || group.bytes + entry > envelopeMaxBytes || (group.bytes >= minSealBytes && (-group.bytes & (WRITE_UNIT - 1)) < entry)) {
+        ready.push(group);
         groups.delete(key);
       }
       return ready;
     },
 
     /** Groups whose oldest event has waited long enough. @returns {Group[]} */
-    due: () => take((group) => group.opened <= now() - maxDelaySeconds * 1000),
+    due: () => take((group) => group.opened_ <= now() - maxDelaySeconds * 1000),
 
     /** Every open group (on hide, pagehide and flush). @returns {Group[]} */
     all: () => take(() => true),
@@ -211,11 +205,8 @@ export function createPacker(limits, now = Date.now) {
     open: () => [...groups.values()],
 
     /** Milliseconds until the next group is due, or -1 when nothing is open. */
-    nextDueIn() {
-      let next = Infinity;
-      for (const group of groups.values()) next = Math.min(next, group.opened + maxDelaySeconds * 1000);
-      return next === Infinity ? -1 : Math.max(0, next - now());
-    },
+    nextDueIn: () =>
+      groups.size ? Math.max(0, [...groups.values()].reduce((next, group) => Math.min(next, group.opened_), Infinity) + maxDelaySeconds * 1000 - now()) : -1,
 
     /** Drops open events (consent withdrawn). */
     clear: () => groups.clear(),
@@ -226,20 +217,20 @@ export function createPacker(limits, now = Date.now) {
  * Which envelopes to drop so the outbox fits its bounds again: the oldest first, never one in flight.
  * @template {{id: string, first: number, count: number, bytes: number}} E
  * @param {E[]} envelopes
- * @param {{count: number, bytes: number}} totals events and bytes now in the outbox
+ * @param {{count: number, bytes: number}} totals events and bytes now in the outbox; what is left once these go
+ *   (the envelopes returned) is left here
  * @param {{outboxMaxEvents: number, outboxMaxBytes: number}} limits
  * @param {Set<string>} inFlight
  */
 export function overflow(envelopes, totals, limits, inFlight = new Set()) {
-  let { count, bytes } = totals;
   /** @type {E[]} */
   const drop = [];
   for (const envelope of [...envelopes].sort((a, b) => a.first - b.first)) {
-    if (count <= limits.outboxMaxEvents && bytes <= limits.outboxMaxBytes) break;
+    if (totals.count <= limits.outboxMaxEvents && totals.bytes <= limits.outboxMaxBytes) break;
     if (inFlight.has(envelope.id)) continue;
     drop.push(envelope);
-    count -= envelope.count;
-    bytes -= envelope.bytes;
+    totals.count -= envelope.count;
+    totals.bytes -= envelope.bytes;
   }
-  return { drop, totals: { count, bytes } };
+  return drop;
 }

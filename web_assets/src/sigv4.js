@@ -15,16 +15,18 @@ const hmac = async (key, text) => crypto.subtle.sign('HMAC', await crypto.subtle
 /**
  * Signs a POST of ``body`` to ``url``. ``headers`` have lower-case names; all of them are signed, with the host.
  * Returns the headers to send: ``headers`` plus x-amz-date, x-amz-security-token and authorization.
- * @param {{url: string, headers: Record<string, string>, body: string, accessKeyId: string, secretAccessKey: string,
- *   sessionToken: string, region: string, service: string, datetime: string}} request ``datetime``: YYYYMMDD'T'HHMMSS'Z'
+ * @param {string} url @param {Record<string, string>} headers @param {string} body
+ * @param {{AccessKeyId: string, SecretKey: string, SessionToken: string}} credentials as Cognito's GetCredentialsForIdentity gives them
+ * @param {string} region @param {string} service @param {string} datetime YYYYMMDD'T'HHMMSS'Z'
  * @returns {Promise<Record<string, string>>}
  */
-export async function sigv4({ url, headers, body, accessKeyId, secretAccessKey, sessionToken, region, service, datetime }) {
+export async function sigv4(url, headers, body, { AccessKeyId, SecretKey, SessionToken }, region, service, datetime) {
   const { host, pathname } = new URL(url); // host leaves out a default port, as the browser's Host header does
-  headers = { ...headers, 'x-amz-date': datetime, 'x-amz-security-token': sessionToken };
+  headers = { ...headers, 'x-amz-date': datetime, 'x-amz-security-token': SessionToken };
   /** @type {Record<string, string>} */
   const signed = { ...headers, host };
   const names = Object.keys(signed).sort();
+  const list = names.join(';');
   const scope = `${datetime.slice(0, 8)}/${region}/${service}/aws4_request`;
   const canonical = [
     'POST',
@@ -33,13 +35,13 @@ export async function sigv4({ url, headers, body, accessKeyId, secretAccessKey, 
     '', // no query string
     ...names.map((name) => `${name}:${signed[name]}`),
     '',
-    names.join(';'),
+    list,
     await sha256(body),
   ].join('\n');
   /** @type {BufferSource} */
-  let key = utf8('AWS4' + secretAccessKey);
+  let key = utf8('AWS4' + SecretKey);
   for (const part of scope.split('/')) key = await hmac(key, part);
   const signature = hex(await hmac(key, `AWS4-HMAC-SHA256\n${datetime}\n${scope}\n${await sha256(canonical)}`));
-  headers.authorization = `AWS4-HMAC-SHA256 Credential=${accessKeyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}`;
+  headers.authorization = `AWS4-HMAC-SHA256 Credential=${AccessKeyId}/${scope}, SignedHeaders=${list}, Signature=${signature}`;
   return headers;
 }

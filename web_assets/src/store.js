@@ -9,79 +9,67 @@ const done = (r) => new Promise((resolve, reject) => {
 });
 
 const BOTH = ['events', 'envelopes'];
+/** @type {IDBDatabase} */
+let db;
 
 /** Opens (creating on first use) the outbox database. */
-export async function openOutbox(name = 'putonly') {
-  const request = indexedDB.open(name, 1);
+export async function openOutbox() {
+  const request = indexedDB.open('putonly', 1);
   request.onupgradeneeded = () => {
     const db = request.result;
     db.createObjectStore('meta');
     for (const store of BOTH) db.createObjectStore(store, { keyPath: 'id' }).createIndex('owner', 'owner');
   };
-  const db = await done(request);
-
-  /**
-   * Runs ``work`` on the named stores in one transaction; resolves with its result once committed.
-   * @template T @param {string[]} stores @param {(...stores: IDBObjectStore[]) => T} work @returns {Promise<Awaited<T>>}
-   */
-  const tx = async (stores, work, mode = /** @type {IDBTransactionMode} */ ('readwrite')) => {
-    const t = db.transaction(stores, mode);
-    const result = await work(...stores.map((store) => t.objectStore(store)));
-    await done(t);
-    return result;
-  };
-
-  return {
-    /** @param {string} key */
-    getMeta: (key) => tx(['meta'], (meta) => done(meta.get(key)), 'readonly'),
-
-    /** @param {string} key @param {unknown} value */
-    setMeta: (key, value) => tx(['meta'], (meta) => void meta.put(value, key)),
-
-    /** Stores ``id`` as the visitor's identity unless one is stored already; resolves with the stored one. @param {string} id */
-    claimId: (id) => tx(['meta'], async (meta) => /** @type {string} */ ((await done(meta.get('identityId'))) || (meta.put(id, 'identityId'), id))),
-
-    /** Forgets the stored identity if it is still ``id`` (the pool no longer knows it). @param {string} id */
-    forgetId: (id) =>
-      tx(['meta'], async (meta) => {
-        if ((await done(meta.get('identityId'))) === id) meta.delete('identityId');
-      }),
-
-    /** @param {object[]} events */
-    addEvents: (events) => tx(['events'], (store) => events.forEach((e) => store.put(e))),
-
-    /** @param {string[]} ids */
-    dropEvents: (ids) => tx(['events'], (store) => ids.forEach((id) => store.delete(id))),
-
-    /** Replaces the loose events an envelope now holds by the envelope, atomically. @param {{ids: string[]}} envelope */
-    seal: (envelope) =>
-      tx(BOTH, (events, envelopes) => {
-        envelope.ids.forEach((id) => events.delete(id));
-        envelopes.put(envelope);
-      }),
-
-    /** Deletes envelopes ``gone`` and puts ``added`` (after a success, a drop or a split). @param {string[]} gone */
-    replaceEnvelopes: (gone, added = /** @type {object[]} */ ([])) =>
-      tx(['envelopes'], (store) => {
-        gone.forEach((id) => store.delete(id));
-        added.forEach((e) => store.put(e));
-      }),
-
-    /** @param {'events' | 'envelopes'} store @param {string} [owner] @returns {Promise<any[]>} */
-    all: (store, owner) => tx([store], (s) => done(owner ? s.index('owner').getAll(owner) : s.getAll()), 'readonly'),
-
-    /** Moves every record of the ``from`` owner to ``to``; returns [events, envelopes] adopted. @param {string} from @param {string} to */
-    adopt: (from, to) =>
-      tx(BOTH, (...stores) =>
-        Promise.all(
-          stores.map(async (store) => {
-            const records = (await done(store.index('owner').getAll(from))).map((r) => ({ ...r, owner: to }));
-            records.forEach((r) => store.put(r));
-            return records;
-          }),
-        ),
-      ),
-
-    clear: () => tx(BOTH, (...stores) => stores.forEach((s) => s.clear())),
-  };
+  return (db = await done(request));
 }
+
+/**
+ * Runs ``work`` on the named stores in one transaction; resolves with its result once committed.
+ * @template T @param {string[]} stores @param {(...stores: IDBObjectStore[]) => T} work @returns {Promise<Awaited<T>>}
+ */
+const tx = async (stores, work) => {
+  const t = db.transaction(stores, 'readwrite');
+  const result = await work(...stores.map((store) => t.objectStore(store)));
+  await done(t);
+  return result;
+};
+
+/**
+ * Reads a meta value; with ``update``, replaces it by ``update(value)`` in the same transaction and gives that.
+ * @param {string} key @param {(value: any) => unknown} [update] @returns {Promise<any>}
+ */
+export const meta = (key, update) =>
+  tx(['meta'], async (store) => {
+    let value = await done(store.get(key));
+    if (update) store.put((value = update(value)), key);
+    return value;
+  });
+
+/**
+ * Deletes the records ``gone`` (ids, in either store) and puts ``added`` (envelopes, which have ``events``,
+ * and loose events), atomically: an envelope replaces its events, halves their envelope.
+ * @param {string[]} gone @param {object[]} [added]
+ */
+export const write = (gone, added = []) =>
+  tx(BOTH, (events, envelopes) => {
+    for (const id of gone) events.delete(id), envelopes.delete(id);
+    for (const r of added) ('events' in r ? envelopes : events).put(r);
+  });
+
+/**
+ * The loose events and the envelopes, [events, envelopes]: all of them, or those of ``owner``; with ``to``, those
+ * become ``to``'s in the same transaction (a live worker adopts a gone one's records).
+ * @param {string} [owner] @param {string} [to] @returns {Promise<any[][]>}
+ */
+export const all = (owner, to) =>
+  tx(BOTH, (...stores) =>
+    Promise.all(
+      stores.map(async (store) => {
+        const records = await done(owner ? store.index('owner').getAll(owner) : store.getAll());
+        if (to) for (const r of records) store.put(((r.owner = to), r));
+        return records;
+      }),
+    ),
+  );
+
+export const clear = () => tx(BOTH, (...stores) => stores.forEach((s) => s.clear()));

@@ -4,11 +4,10 @@
 // The end of a visit: a dedicated worker dies with its page, and its requests with it. So the worker keeps
 // signed copies of what is not yet confirmed in the loader (``copies``), which sends them itself with
 // fetch(keepalive) when the page is hidden or goes away; such requests outlive the page.
-import { call, guestCredentials, signPutItem } from './aws.js';
-import { createPacker, overflow, seal, split, toItem } from './envelope.js';
-import { newId } from './ids.js';
+import { ID, call, guestCredentials, signPutItem } from './aws.js';
+import { createPacker, newId, overflow, seal, split, toItem } from './envelope.js';
 import { backoff, classify, serverTime } from './retry.js';
-import { openOutbox } from './store.js';
+import { all, clear, meta, openOutbox, write } from './store.js';
 import { SUBJECT_MAX, TOPIC_PATTERN, utf8Length } from './validate.js';
 
 const MAX_IN_FLIGHT = 4;
@@ -23,16 +22,22 @@ const COPY_MAX_AGE_MS = 5 * 60_000;
 /** While hidden, a new envelope waits this long for the loader's keepalive copy to be answered. */
 const HANDOFF_MS = 5_000;
 const LOCK_PREFIX = 'putonly-owner:';
-const CONSENT_OFF = 'putonly: tracking is off (consent withdrawn)';
+// Messages for the page; report() and reply() put 'putonly: ' in front.
+const CONSENT_OFF = 'tracking is off (consent withdrawn)';
+// Property names that end in _ are this bundle's own (never stored, never in a message): esbuild shortens them.
 
 /**
- * @typedef {import('./envelope.js').Envelope & {owner: string, attempt?: number, refreshes?: number, warned?: boolean, strikes?: number, mark?: number}} Stored
- * @typedef {{lost: number, why: string}} Losses how many events were lost, and the first one's story
- * @typedef {Losses & {n: number, ids: Set<string>, timer: any}} Waiter a flush() call waiting for its events
+ * @typedef {import('./envelope.js').Envelope & {owner: string, attempt_?: number, refreshes_?: number, warned_?: boolean, strikes_?: number, mark_?: number, timer_?: any}} Stored
+ *   an envelope of this worker's; timer_: it waits out a backoff or a keepalive copy's answer (a timer whose envelope is
+ *   no longer ``mine`` when it fires does nothing)
+ * @typedef {import('./envelope.js').Event & {owner: string}} Loose
+ * @typedef {{lost_: number, why_: string}} Losses how many events were lost, and the first one's story
+ * @typedef {Losses & {n: number, ids: Set<string>, timer_: any}} Waiter a flush() call waiting for its events
+ * @typedef {[count: number, at: number, creds: object, skew: number, bytes: number]} Held a copy the loader holds
  */
 
 const owner = newId();
-/** @type {Awaited<ReturnType<typeof openOutbox>>} */
+/** Set once the outbox is open. @type {unknown} */
 let outbox;
 /** @type {any} */
 let config;
@@ -45,25 +50,26 @@ let consent = true;
 let epoch = 0;
 /** Serializes outbox writes so they land in the order they were made. */
 let chain = /** @type {Promise<unknown>} */ (Promise.resolve());
-/** @type {Stored[]} */
+/** Envelopes to send. Entries that went stale (confirmed, dropped, split or forgotten: no longer ``mine``) are skipped. @type {Stored[]} */
 const queue = [];
-/** Envelopes being sent by this worker, by id. @type {Map<string, Stored>} */
-const inFlight = new Map();
+/** Envelopes being sent by this worker. @type {Set<Stored>} */
+const inFlight = new Set();
 /** How many envelopes this worker has had confirmed. */
 let delivered = 0;
 /** This worker's envelopes that DynamoDB has not confirmed yet, by id (queued, in flight or waiting). @type {Map<string, Stored>} */
 const mine = new Map();
-/** Envelopes waiting out a backoff or a keepalive copy's answer, with their timers. @type {Map<Stored, any>} */
-const retrying = new Map();
 /** Ids of this page's events not yet stored or dropped, for flush(). */
 const pending = new Set();
-/** @type {Waiter[]} */
-const flushes = [];
+/** @type {Set<Waiter>} */
+const flushes = new Set();
+/** @returns {Losses} */
+const noLosses = () => ({ lost_: 0, why_: '' });
 /** This page's events lost while no flush() waited for them: the next flush() rejects with them. */
-/** @type {Losses} */
-let unreported = { lost: 0, why: '' };
-/** Messages that arrive before the outbox is open, handled in order once it is. @type {any[] | undefined} */
-let early = [];
+let unreported = noLosses();
+/** Opens the way for messages (once the outbox is open, or known to stay shut). @type {(value?: unknown) => void} */
+let release;
+/** Messages are handled in order, one after another; none before release(). @type {Promise<unknown>} */
+let inbox = new Promise((resolve) => (release = resolve));
 /** Why the worker could not start (no IndexedDB, no Web Locks); then every call fails with it. */
 let broken = '';
 let lastError = '';
@@ -83,6 +89,8 @@ let hidden = false;
 
 /** @param {object} message */
 const post = (message) => self.postMessage(message);
+/** Answers the loader's request ``n``; with an ``error``, the request rejects. @param {number} n @param {string} [error] @param {unknown} [value] */
+const reply = (n, error, value) => post({ t: 'reply', n, error: error && `putonly: ${error}`, value });
 /**
  * Runs ``work`` after the outbox work queued before it. Never rejects: a failure is reported (fault)
  * and gives undefined.
@@ -90,122 +98,115 @@ const post = (message) => self.postMessage(message);
  */
 const serial = (work) => /** @type {Promise<any>} */ ((chain = chain.then(work).catch(fault)));
 /** An unexpected failure (IndexedDB refused a write, say): the page hears of it. @param {any} err */
-const fault = (err) => report([], `putonly: ${err?.message || err}`);
+const fault = (err) => report([], err?.message || err);
 /** The loader's own words for data over the limit (it only knows the default before config.json). @param {number} bytes */
 const overLimit = (bytes) => `data is ${bytes} bytes as JSON; the limit is ${config.maxEventBytes}`;
-/** @param {{bytes: number}[]} records */
-const sumBytes = (records) => records.reduce((sum, r) => sum + r.bytes, 0);
+/** IndexedDB refused to store events (a full disk, say). @param {string[]} ids @param {any} err */
+const refused = (ids, err) => report(ids, `the outbox refused ${ids.length} events: ${err.message}`);
+/** @param {{id: string}[]} records */
+const idsOf = (records) => records.map((r) => r.id);
+/** Adds records to this worker's totals (``sign`` -1 takes them off): an envelope counts its events, a loose event one.
+ * @param {{bytes: number, count?: number}[]} records */
+const weigh = (records, sign = 1) => {
+  for (const r of records) (totals.count += sign * (r.count || 1)), (totals.bytes += sign * r.bytes);
+};
+const full = () => totals.count > config.outboxMaxEvents || totals.bytes > config.outboxMaxBytes;
+/** @template {object} T @param {T} record @returns {T & {owner: string}} */
+const stamp = (record) => ({ ...record, owner });
+/** @param {import('./envelope.js').Event[]} events @param {string} [id] @returns {Stored} */
+const sealed = (events, id) => stamp(seal(events, config, id));
+/** Adds events to ``into`` in time order (an event older than its group's first opens another), sealing the
+ * groups that fill. @param {Loose[]} events */
+const pack = (events, into = packer) => {
+  for (const event of events.sort((a, b) => a.ts - b.ts)) sealGroups(into.add(event));
+};
 
-/**
- * The loader's signed copies of what this worker has not confirmed, for the end of the visit: the open
- * groups, each stored in the outbox as it is before a copy of it can leave (so a later worker sends that
- * envelope under the same key, never its events under another), and the sealed envelopes; oldest first,
- * within the keepalive budget. Kept up to date a few ms after every change.
- */
-const copies = {
-  /** What the loader holds, by envelope id. @type {Map<string, {count: number, at: number, creds: object, skew: number, bytes: number}>} */
-  held: new Map(),
-  /** Copies the loader sent with keepalive and that have no answer yet: id -> count. @type {Map<string, number>} */
-  sending: new Map(),
-  /** The stored state of each open group, by id. @type {Map<string, Stored>} */
-  snapshots: new Map(),
-  timer: /** @type {any} */ (0),
-  running: false,
-  again: false,
+// The loader's signed copies of what this worker has not confirmed, for the end of the visit: the open
+// groups, each stored in the outbox as it is before a copy of it can leave (so a later worker sends that
+// envelope under the same key, never its events under another), and the sealed envelopes; oldest first,
+// within the keepalive budget. Kept up to date a few ms after every change.
+/** What the loader holds, by envelope id. @type {Map<string, Held>} */
+let held = new Map();
+/** Copies the loader sent with keepalive and that have no answer yet: id -> count. @type {Map<string, number>} */
+const sending = new Map();
+/** The stored state of each open group, by id. @type {Map<string, Stored>} */
+let snapshots = new Map();
+/** The timer of the next update of the copies; -1 while one runs. */
+let copyTimer = /** @type {any} */ (0);
+/** Something changed while an update ran: another one follows. */
+let copyAgain = false;
 
-  /** Brings the copies up to date shortly: changes come in bursts. */
-  soon() {
-    if (copies.running) copies.again = true;
-    else if (!copies.timer && packer) copies.timer = setTimeout(() => copies.refresh().catch(fault), COPY_DELAY_MS);
-  },
+/** Brings the copies up to date shortly: changes come in bursts. */
+function soon() {
+  if (copyTimer < 0) copyAgain = true;
+  else if (!copyTimer && packer) copyTimer = setTimeout(refreshCopies, COPY_DELAY_MS);
+}
 
-  async refresh() {
-    copies.timer = 0;
-    if (!consent) return;
-    copies.running = true;
-    try {
-      await copies.update();
-    } finally {
-      copies.running = false;
-      if (copies.again) (copies.again = false), copies.soon();
-    }
-  },
+async function refreshCopies() {
+  copyTimer = -1;
+  if (consent) await updateCopies().catch(fault);
+  copyTimer = 0;
+  if (copyAgain) (copyAgain = false), soon();
+}
 
-  async update() {
-    const at = epoch;
-    // Nothing to copy: no credentials asked for (after reset(), the next event starts the new identity).
-    if (!mine.size && !packer.open().length) return void (copies.held.size && copies.clear());
-    let creds;
-    try {
-      creds = await credentials.get();
-    } catch {
-      return; // no credentials yet: the events wait in the outbox; the next change or tick tries again
-    }
-    /** @type {Map<string, Stored>} */
-    const open = new Map();
-    for (const { id, events } of packer.open()) {
-      const stored = copies.snapshots.get(id);
-      if (stored && stored.count === events.length) {
-        open.set(id, stored);
-        continue;
-      }
-      const envelope = await serial(async () => {
-        const group = packer.open().find((g) => g.id === id); // sealed meanwhile: its envelope is stored
-        if (at !== epoch || !group) return;
-        const snapshot = /** @type {Stored} */ ({ ...seal(group.events, config, id), owner });
-        await outbox.seal(snapshot);
+async function updateCopies() {
+  const at = epoch;
+  // Nothing to copy: no credentials asked for (after reset(), the next event starts the new identity).
+  if (!mine.size && !packer.open().length) return void (held.size && clearCopies());
+  // No credentials yet: the events wait in the outbox; the next change or tick tries again.
+  const creds = await credentials.get().catch(() => {});
+  if (!creds) return;
+  /** @type {Map<string, Stored>} */
+  const open = new Map();
+  for (const { id, events } of packer.open()) {
+    let envelope = snapshots.get(id);
+    if (envelope?.count !== events.length) {
+      envelope = await serial(async () => {
+        if (at !== epoch || !packer.open().some((g) => g.id === id)) return; // sealed meanwhile: its envelope is stored
+        const snapshot = sealed(events, id);
+        await write(snapshot.ids, [snapshot]);
         return snapshot;
       });
       if (at !== epoch) return;
-      if (envelope) open.set(id, envelope);
     }
-    copies.snapshots = open;
-    const all = new Map([...open, ...mine]);
-    /** @type {any[]} */
-    const put = [];
-    const keep = new Set();
-    let budget = KEEPALIVE_BUDGET;
-    for (const envelope of [...all.values()].sort((a, b) => a.first - b.first)) {
-      let held = copies.held.get(envelope.id);
-      if (!held || held.count !== envelope.count || held.creds !== creds || held.skew !== skew || Date.now() - held.at > COPY_MAX_AGE_MS) {
-        const { url, headers, body } = await sign(envelope, creds);
-        if (at !== epoch) return;
-        const bytes = utf8Length(body);
-        if (bytes > budget) break;
-        copies.held.set(envelope.id, (held = { count: envelope.count, at: Date.now(), creds, skew, bytes }));
-        put.push([envelope.id, envelope.count, bytes, url, headers, body]);
-      }
-      if ((budget -= held.bytes) < 0) break;
-      keep.add(envelope.id);
+    if (envelope) open.set(id, envelope);
+  }
+  snapshots = open;
+  /** @type {any[]} */
+  const put = [];
+  /** The copies the loader keeps. @type {Map<string, Held>} */
+  const keep = new Map();
+  let budget = KEEPALIVE_BUDGET;
+  for (const envelope of [...new Map([...open, ...mine]).values()].sort((a, b) => a.first - b.first)) {
+    let copy = held.get(envelope.id);
+    if (!copy || copy[0] !== envelope.count || copy[2] !== creds || copy[3] !== skew || Date.now() - copy[1] > COPY_MAX_AGE_MS) {
+      const { url, headers, body } = await sign(envelope, creds);
+      if (at !== epoch) return;
+      const bytes = utf8Length(body);
+      if (bytes > budget) break;
+      copy = [envelope.count, Date.now(), creds, skew, bytes];
+      put.push([envelope.id, envelope.count, bytes, url, headers, body]);
     }
-    const drop = [...copies.held.keys()].filter((id) => !keep.has(id));
-    for (const id of drop) copies.held.delete(id);
-    if (put.length || drop.length) post({ t: 'copies', put, drop });
-  },
+    if ((budget -= copy[4]) < 0) break;
+    keep.set(envelope.id, copy);
+  }
+  const drop = [...held.keys()].filter((id) => !keep.has(id));
+  held = keep;
+  if (put.length || drop.length) post({ t: 'copies', put, drop });
+}
 
-  /** The loader's keepalive copy of ``id`` with ``count`` events was answered. @param {string} id @param {number} count @param {boolean} ok */
-  answered(id, count, ok) {
-    if (copies.sending.get(id) === count) copies.sending.delete(id);
-    const envelope = mine.get(id);
-    if (!envelope) return;
-    if (ok && count >= envelope.count) return void confirm(envelope);
-    // Not stored, or not all of it: this worker sends it now if it was waiting for that answer.
-    if (retrying.has(envelope)) wait(envelope, 0);
-  },
-
-  clear() {
-    post({ t: 'copies', put: [], drop: [...copies.held.keys()] });
-    copies.held.clear();
-    copies.sending.clear();
-    copies.snapshots.clear();
-  },
-};
+function clearCopies() {
+  post({ t: 'copies', put: [], drop: [...held.keys()] });
+  held.clear();
+  sending.clear();
+  snapshots.clear();
+}
 
 /** @param {any} data */
-const receive = (data) => (early ? early.push(data) : handle(data));
+const receive = (data) => (inbox = inbox.then(() => handle(data)).catch(fault));
 self.onmessage = (/** @type {MessageEvent} */ { data }) => (data.t === 'init' ? start(data.base, data.gpc).catch(fault) : receive(data));
 tabs.onmessage = ({ data }) => {
-  if (data?.putonly === 'consent' && typeof data.value === 'boolean') receive({ t: 'consent', value: data.value, elsewhere: true });
+  if (data?.putonly === 'consent' && typeof data.value === 'boolean') receive({ t: 'consent', value: data.value, elsewhere_: true });
 };
 
 /** Set once start() has packed the events that arrived before the config. */
@@ -220,30 +221,35 @@ function sealOpen() {
 
 /** @param {any} data */
 function handle(data) {
+  const { t, n } = data;
   if (broken) {
-    if (data.t === 'track') report(parse(data.lines).map((e) => e.id), broken);
-    else if (data.n) post({ t: 'reply', n: data.n, error: broken });
-  } else if (data.t === 'track') accept(parse(data.lines));
-  else if (data.t === 'hide') {
+    if (t === 'track') report(idsOf(parse(data.lines)), broken);
+    else if (n) reply(n, broken);
+  } else if (t === 'track') accept(parse(data.lines));
+  else if (t === 'hide') {
     hidden = true;
-    for (const [id, count] of data.sent) copies.sending.set(id, count);
+    for (const [id, count] of data.sent) sending.set(id, count);
     sealOpen();
-  } else if (data.t === 'show') hidden = false;
-  else if (data.t === 'kept') copies.answered(data.id, data.count, data.ok);
-  else if (data.t === 'flush') flush(data.n);
-  else if (data.t === 'consent') setConsent(Boolean(data.value), !data.elsewhere);
-  else if (data.t === 'identity') serial(async () => post({ t: 'reply', n: data.n, value: (await outbox?.getMeta('identityId')) ?? null }));
-  else if (data.t === 'reset') reset(data.n);
-}
-
-/** Forgets the identity and the outbox: the next event starts a new identity (a new partition). @param {number} n */
-function reset(n) {
-  forget('putonly: reset() dropped the events not stored yet');
-  credentials?.invalidate();
-  serial(async () => {
-    if (outbox) await outbox.forgetId(await outbox.getMeta('identityId'));
-    post({ t: 'reply', n });
-  });
+  } else if (t === 'show') hidden = false;
+  else if (t === 'kept') {
+    // The loader's keepalive copy of ``id`` with ``count`` events was answered.
+    const { id, count } = data;
+    if (sending.get(id) === count) sending.delete(id);
+    const envelope = mine.get(id);
+    // Not stored, or not all of it: this worker sends it now if it was waiting for that answer.
+    if (envelope) data.ok && count >= envelope.count ? confirm(envelope) : envelope.timer_ && wait(envelope, 0);
+  } else if (t === 'flush') flush(n);
+  else if (t === 'consent') return setConsent(Boolean(data.value), !data.elsewhere_); // may open the outbox: later messages wait
+  else if (t === 'identity') serial(async () => reply(n, '', (outbox && (await meta(ID))) ?? null));
+  else if (t === 'reset') {
+    // Forgets the identity and the outbox: the next event starts a new identity (a new partition).
+    forget('reset() dropped the events not stored yet');
+    credentials?.invalidate();
+    serial(async () => {
+      if (outbox) await meta(ID, () => undefined);
+      reply(n);
+    });
+  }
 }
 
 /**
@@ -277,55 +283,34 @@ async function openStore() {
   try {
     outbox = await openOutbox();
     // Held until this worker ends: other tabs see our records are owned by a live worker.
-    await new Promise((granted) => navigator.locks.request(LOCK_PREFIX + owner, () => (granted(undefined), new Promise(() => {}))));
-    stored = await outbox.getMeta('consent');
+    await new Promise((granted) => navigator.locks.request(LOCK_PREFIX + owner, () => (granted(0), new Promise(() => {}))));
+    stored = await meta('consent');
     consent = stored !== false;
   } catch (err) {
-    broken = `putonly: cannot start, events are not kept: ${/** @type {Error} */ (err).message || err}`;
+    broken = `cannot start, events are not kept: ${/** @type {Error} */ (err).message || err}`;
   }
   release();
 }
 
-/** Handles the messages that arrived while the worker was not ready for them, in order. */
-function release() {
-  const waiting = early || [];
-  early = undefined; // from now on messages are handled as they come, after these
-  waiting.forEach(handle);
-}
-
-let running = false;
-/** Starts packing, signing and sending (once there are a config and an outbox). */
+/** Starts packing, signing and sending (once there are a config and an outbox), once. */
 async function run() {
-  if (running || broken) return;
-  running = true;
+  if (packer || broken) return;
   packer = createPacker(config);
-  credentials = guestCredentials({
-    config,
-    fetch: (...args) => fetch(...args),
-    now,
-    loadId: () => outbox.getMeta('identityId'),
-    claimId: outbox.claimId,
-    forgetId: outbox.forgetId,
-  });
+  credentials = guestCredentials(config, meta, now);
   // Events stored before the config arrived join the packer now, if they are within its limit.
   const at = epoch;
   await serial(async () => {
     try {
-      const events = await outbox.all('events', owner);
+      const [events] = await all(owner);
       if (at !== epoch) return;
       const tooBig = events.filter((e) => e.bytes > config.maxEventBytes);
-      if (tooBig.length) {
-        await outbox.dropEvents(tooBig.map((e) => e.id));
-        totals.count -= tooBig.length;
-        totals.bytes -= sumBytes(tooBig);
-        for (const e of tooBig) report([e.id], `putonly: ${overLimit(e.bytes)}`);
-      }
+      await write(idsOf(tooBig));
+      weigh(tooBig, -1);
+      for (const e of tooBig) report([e.id], overLimit(e.bytes));
       if (at !== epoch) return;
-      // In time order: the outbox gives them in id order, and an event older than its group's first opens another.
-      events.sort((a, b) => a.ts - b.ts);
-      for (const event of events) if (event.bytes <= config.maxEventBytes) sealGroups(packer.add(event));
+      pack(events.filter((e) => e.bytes <= config.maxEventBytes));
       if (sealSoon || hidden) sealGroups(packer.all());
-      copies.soon();
+      soon();
     } finally {
       packed = true;
     }
@@ -333,11 +318,11 @@ async function run() {
   const tick = () => {
     drain().catch(fault);
     pump(); // also after a reconnect: not every browser fires "online" in workers
-    copies.soon(); // signatures age, credentials are renewed
+    soon(); // signatures age, credentials are renewed
   };
   tick();
   setInterval(tick, DRAIN_EVERY_MS);
-  self.addEventListener('online', tick);
+  self.ononline = tick;
   schedule();
 }
 
@@ -353,7 +338,7 @@ async function fetchConfig(base) {
       lastError = `config.json: ${/** @type {Error} */ (err).message}`;
       // A CORS refusal looks like a network error; a no-cors request for the same URL tells them apart.
       if (await fetch(url, { mode: 'no-cors', cache: 'no-cache' }).then(() => true, () => false)) {
-        post({ t: 'dead', message: `putonly: ${url} refuses this page's origin ${self.origin} (CORS): add it to the corsOrigins setting` });
+        post({ t: 'dead', message: `putonly: ${url} refuses this page's origin ${self.origin} (CORS): add it to corsOrigins` });
         return new Promise(() => {}); // tracking is off on this page; its events stay in the outbox
       }
     }
@@ -372,43 +357,40 @@ function parse(lines) {
   return events;
 }
 
-/** Events from the loader: checked again, stored, then packed. @param {any[]} events */
+/** Events from the loader: checked again, stored, then packed. @param {import('./envelope.js').Event[]} events */
 function accept(events) {
   if (!consent) return;
-  /** @type {any[]} */
+  /** @type {Loose[]} */
   const valid = [];
   for (const event of events) {
     pending.add(event.id);
     // The loader validated this already; a cheap second look guards against messages that bypassed it.
-    const bad = !TOPIC_PATTERN.test(event.topic) || typeof event.subject !== 'string' || event.subject.length > SUBJECT_MAX || !(event.ts > 0 && event.ts % 1 === 0)
+    // (A line with fewer fields has no subject.)
+    const bad = !TOPIC_PATTERN.test(event.topic) || !(event.subject?.length <= SUBJECT_MAX) || !(event.ts > 0 && event.ts % 1 === 0)
       ? 'malformed event'
       : config && event.bytes > config.maxEventBytes && overLimit(event.bytes);
-    if (bad) report([event.id], `putonly: ${bad}`);
-    else valid.push({ ...event, owner });
+    if (bad) report([event.id], bad);
+    else valid.push(stamp(event));
   }
   if (!valid.length) return;
-  totals.count += valid.length;
-  totals.bytes += sumBytes(valid);
+  weigh(valid);
   const packNow = Boolean(packer); // otherwise start() packs them from the outbox once the config is in
   const at = epoch;
   serial(async () => {
     try {
-      await outbox.addEvents(valid);
+      await write([], valid);
     } catch (err) {
-      if (at === epoch) {
-        totals.count -= valid.length;
-        totals.bytes -= sumBytes(valid);
-      }
-      return report(valid.map((e) => e.id), `putonly: the outbox refused ${valid.length} events: ${/** @type {Error} */ (err).message}`);
+      if (at === epoch) weigh(valid, -1);
+      return refused(idsOf(valid), err);
     }
     if (packNow && at === epoch) {
-      for (const event of valid) sealGroups(packer.add(event));
+      pack(valid);
       if (hidden) sealGroups(packer.all());
-      copies.soon();
+      soon();
     }
     schedule();
   });
-  if (packNow && (totals.count > config.outboxMaxEvents || totals.bytes > config.outboxMaxBytes)) {
+  if (packNow && full()) {
     sealGroups(packer.all());
     serial(dropOldest);
   }
@@ -418,17 +400,17 @@ function accept(events) {
 function sealGroups(groups) {
   const at = epoch;
   for (const { id, events } of groups) {
-    const envelope = /** @type {Stored} */ ({ ...seal(events, config, id), owner });
+    const envelope = sealed(events, id);
     serial(async () => {
       if (at !== epoch) return;
       try {
-        await outbox.seal(envelope);
+        await write(envelope.ids, [envelope]);
       } catch (err) {
-        // The events stay loose in the outbox: a later worker adopts them.
-        return report(envelope.ids, `putonly: the outbox refused an envelope: ${/** @type {Error} */ (err).message}`);
+        return refused(envelope.ids, err); // they stay loose in the outbox: a later worker adopts them
       }
       if (at !== epoch) return; // consent withdrawn meanwhile: the outbox is being cleared
-      totals.bytes += envelope.bytes - sumBytes(events);
+      weigh([envelope]);
+      weigh(events, -1);
       own(envelope);
     });
   }
@@ -438,7 +420,7 @@ function sealGroups(groups) {
 function own(envelope) {
   if (!consent) return;
   mine.set(envelope.id, envelope);
-  copies.soon();
+  soon();
   // A hidden page may be closed or discarded at any moment: the loader's keepalive copy goes first.
   if (hidden) wait(envelope, HANDOFF_MS);
   else enqueue(envelope);
@@ -453,25 +435,28 @@ function enqueue(envelope) {
 
 /** Queues ``envelope`` again after ``ms`` (a backoff, or a keepalive copy's answer). @param {Stored} envelope @param {number} ms */
 function wait(envelope, ms) {
-  clearTimeout(retrying.get(envelope));
-  retrying.set(envelope, setTimeout(() => retrying.delete(envelope) && enqueue(envelope), ms));
+  clearTimeout(envelope.timer_);
+  envelope.timer_ = setTimeout(() => {
+    envelope.timer_ = 0;
+    enqueue(envelope);
+  }, ms);
 }
 
 function pump() {
   while (inFlight.size < MAX_IN_FLIGHT && queue.length && navigator.onLine) {
     const envelope = /** @type {Stored} */ (queue.shift());
     // Stale (confirmed, dropped or split since it was queued), or on its way already.
-    if (mine.get(envelope.id) !== envelope || inFlight.get(envelope.id) === envelope) continue;
+    if (mine.get(envelope.id) !== envelope || inFlight.has(envelope)) continue;
     // The loader's keepalive copy carries all of it: its answer decides.
-    if ((copies.sending.get(envelope.id) || 0) >= envelope.count) {
+    if (/** @type {number} */ (sending.get(envelope.id)) >= envelope.count) { // (none: undefined >= n is false)
       wait(envelope, HANDOFF_MS);
       continue;
     }
-    inFlight.set(envelope.id, envelope);
+    inFlight.add(envelope);
     deliver(envelope)
       .catch(fault)
       .finally(() => {
-        if (inFlight.get(envelope.id) === envelope) inFlight.delete(envelope.id);
+        inFlight.delete(envelope);
         pump();
       });
   }
@@ -480,198 +465,173 @@ function pump() {
 /** One attempt to write ``envelope``; decides what happens next from the reply. @param {Stored} envelope */
 async function deliver(envelope) {
   const at = epoch;
+  /** @type {import('./aws.js').Reply} */
   let reply;
   try {
-    const { url, headers, body } = await sign(envelope, await credentials.get());
+    const { url, ...init } = await sign(envelope, await credentials.get());
     if (at !== epoch) return; // consent withdrawn while credentials came: send nothing more
-    reply = await call(fetch, url, { method: 'POST', headers, body });
+    reply = await call(fetch, url, init);
   } catch (err) {
-    reply = /** @type {any} */ (err).reply || { networkError: true, message: /** @type {Error} */ (err).message };
+    reply = /** @type {any} */ (err).reply || { message: /** @type {Error} */ (err).message };
   }
   const outcome = classify(reply);
   if (outcome === 'ok') return confirm(envelope);
-  lastError = reply.networkError ? `network error: ${reply.message}` : `${reply.status} ${reply.message || ''}`.trim();
+  const { status = 0, message } = reply;
+  lastError = status ? `${status} ${message || ''}`.trim() : `network error: ${message}`;
   if (at !== epoch) return; // consent withdrawn meanwhile: the outbox is empty now
   // A wrong device clock: sign in the server's time from now on.
-  const server = outcome === 'refresh' && serverTime(reply.message);
+  const server = outcome === 'refresh' && serverTime(message);
   if (server) skew = server - Date.now();
-  if (outcome === 'refresh' && (envelope.refreshes = (envelope.refreshes || 0) + 1) < 3) {
+  if (outcome === 'refresh' && (envelope.refreshes_ = (envelope.refreshes_ || 0) + 1) < 3) {
     credentials.invalidate();
     queue.unshift(envelope);
-  } else if (outcome === 'invalid' || refusedForWhatItHolds(envelope, reply, outcome)) {
-    await reject(envelope, reply.message || lastError);
+  } else if (
+    outcome === 'invalid' ||
+    // Refused three more times (5xx or an unexpected error, not throttling or the network) after other envelopes
+    // were stored since its first refusal: refused for something it holds, so split like an invalid one (one event
+    // that can never be stored cannot hold every later flush() hostage). An outage refuses everything: no split.
+    ((status > 499 || outcome === 'fatal') &&
+      delivered > (envelope.mark_ ??= delivered) &&
+      (envelope.strikes_ = (envelope.strikes_ || 0) + 1) > 2)
+  ) {
+    await reject(envelope, message || lastError);
   } else {
     // Network errors, 5xx, throttling, and anything unexpected: the events stay in the outbox.
-    if (outcome === 'fatal' && !envelope.warned && (envelope.warned = true)) report([], `putonly: DynamoDB refused an envelope: ${lastError}; retrying later`);
-    const attempt = envelope.attempt || 0;
-    envelope.attempt = attempt + 1;
+    if (outcome === 'fatal' && !envelope.warned_ && (envelope.warned_ = true)) report([], `DynamoDB refused an envelope: ${lastError}; retrying later`);
+    const attempt = envelope.attempt_ || 0;
+    envelope.attempt_ = attempt + 1;
     wait(envelope, navigator.onLine ? backoff(attempt) : 0);
   }
-}
-
-/**
- * An envelope that is refused three more times (5xx or an unexpected error, not throttling or the network)
- * after other envelopes were stored since its first refusal is refused for something it holds: it is split like an invalid one, so one
- * event that can never be stored cannot hold every later flush() hostage. An outage refuses everything, and
- * then nothing is split.
- * @param {Stored} envelope @param {import('./aws.js').Reply} reply @param {string} outcome
- */
-function refusedForWhatItHolds(envelope, reply, outcome) {
-  if (!((reply.status || 0) > 499 || outcome === 'fatal')) return false;
-  // Strikes count once others have been stored since this one first failed.
-  if (envelope.mark === undefined) envelope.mark = delivered;
-  else if (delivered > envelope.mark) envelope.strikes = (envelope.strikes || 0) + 1;
-  return (envelope.strikes || 0) >= 3;
 }
 
 /** DynamoDB has the envelope (from this worker, or the loader's keepalive copy): done with it. @param {Stored} envelope */
 async function confirm(envelope) {
   if (mine.get(envelope.id) !== envelope) return; // confirmed already (both copies landed)
-  mine.delete(envelope.id);
+  mine.delete(envelope.id); // its retry timer, if any, finds it gone
   delivered++;
-  clearTimeout(retrying.get(envelope));
-  retrying.delete(envelope);
-  copies.soon();
+  soon();
   settle(envelope.ids);
   post({ t: 'sent', ids: envelope.ids, envelope: envelope.id, topic: envelope.topic, subject: envelope.subject });
   const at = epoch;
-  await serial(() => outbox.replaceEnvelopes([envelope.id]));
-  if (at === epoch) {
-    totals.count -= envelope.count;
-    totals.bytes -= envelope.bytes;
-  }
+  await serial(() => write([envelope.id]));
+  if (at === epoch) weigh([envelope], -1);
 }
 
 /** The envelope's PutItem, signed now. @param {import('./envelope.js').Envelope} envelope @param {import('./aws.js').Credentials} creds */
 function sign(envelope, creds) {
-  const datetime = new Date(now()).toISOString().replace(/[:-]|\.\d{3}/g, '');
   // Event times in the server's clock once the device's is known to be wrong (the key too: nothing signed with
   // the wrong clock was stored, DynamoDB refused it).
-  return signPutItem({ config, credentials: creds, item: toItem(envelope, creds.identityId, config.indexShards, skew), datetime });
+  const item = toItem(envelope, creds.identityId, config.indexShards, skew);
+  return signPutItem(config, creds, item, new Date(now()).toISOString().replace(/[:-]|\.\d{3}/g, ''));
 }
 
 /** DynamoDB refused the envelope as invalid: split until the bad event is alone, then drop only it. */
 async function reject(/** @type {Stored} */ envelope, /** @type {string} */ reason) {
   const at = epoch;
-  const halves = envelope.count > 1 ? split(envelope, config).map((half) => /** @type {Stored} */ ({ ...half, owner })) : [];
-  const replaced = await serial(async () => at === epoch && (await outbox.replaceEnvelopes([envelope.id], halves), true));
+  const halves = envelope.count > 1 ? split(envelope, config).map(stamp) : [];
+  const replaced = await serial(async () => at === epoch && (await write([envelope.id], halves), true));
   if (!replaced) return; // consent withdrawn, or the outbox refused: the envelope stays for a later worker
   mine.delete(envelope.id);
-  copies.soon();
-  totals.count -= halves.length ? 0 : 1;
-  totals.bytes += sumBytes(halves) - envelope.bytes;
-  if (!halves.length) report(envelope.ids, `putonly: DynamoDB rejected event ${envelope.ids[0]}: ${reason}`);
+  soon();
+  weigh(halves);
+  weigh([envelope], -1);
+  if (!halves.length) report(envelope.ids, `DynamoDB rejected event ${envelope.ids[0]}: ${reason}`);
   halves.forEach(own);
 }
 
-/** Envelopes left by workers that are gone (closed tabs, earlier page loads): one tab at a time adopts them. */
+/** Envelopes left by workers that are gone (closed tabs, earlier page loads): adopted, each gone worker's by one tab. */
 async function drain() {
   const at = epoch;
   if (!consent || !config) return;
-  await navigator.locks.request('putonly-drain', { ifAvailable: true }, async (lock) => {
-    if (!lock) return;
-    // Records first, then who is alive: a worker that wrote any of them took its lock before it did.
-    const records = (await Promise.all([outbox.all('events'), outbox.all('envelopes')])).flat();
-    const live = new Set((await navigator.locks.query()).held?.map((l) => l.name));
-    for (const other of new Set(records.map((r) => r.owner))) {
-      // Within this worker's bounds: adopting more would only drop what is about to go out.
-      if (at !== epoch || totals.count > config.outboxMaxEvents || totals.bytes > config.outboxMaxBytes) return;
-      if (other === owner || live.has(LOCK_PREFIX + other)) continue;
-      const adopted = await serial(() => outbox.adopt(other, owner));
-      if (!adopted || at !== epoch) return;
-      const [loose, sealed] = adopted;
-      totals.count += loose.length + sealed.reduce((sum, e) => sum + e.count, 0);
-      totals.bytes += sumBytes(loose) + sumBytes(sealed);
-      sealed.forEach(own);
-      const packer = createPacker(config);
-      for (const event of loose.sort((a, b) => a.ts - b.ts)) sealGroups(packer.add(event));
-      sealGroups(packer.all());
+  // Records first, then who is alive: a worker that wrote any of them took its lock before it did, and holds it
+  // while it lives. A gone worker's lock is free: the tab that takes it adopts the records.
+  for (const other of new Set((await all()).flat().map((r) => r.owner))) {
+    // Within this worker's bounds: adopting more would only drop what is about to go out.
+    if (at !== epoch || full()) return;
+    if (other !== owner) {
+      await navigator.locks.request(LOCK_PREFIX + other, { ifAvailable: true }, async (lock) => {
+        const adopted = lock && (await serial(() => all(other, owner)));
+        if (!adopted || at !== epoch) return;
+        const [loose, envelopes] = adopted;
+        weigh(adopted.flat());
+        envelopes.forEach(own);
+        const packer = createPacker(config);
+        pack(loose, packer);
+        sealGroups(packer.all());
+      });
     }
-  });
+  }
 }
 
 /** Past the outbox bounds, this worker's oldest envelopes are dropped (and reported) to make room. */
 async function dropOldest() {
   const at = epoch;
-  const [events, envelopes] = await Promise.all([outbox.all('events', owner), outbox.all('envelopes', owner)]);
+  const [events, envelopes] = await all(owner);
   if (at !== epoch) return;
-  const exact = { count: events.length + envelopes.reduce((sum, e) => sum + e.count, 0), bytes: sumBytes(events) + sumBytes(envelopes) };
+  totals = { count: 0, bytes: 0 };
+  weigh([...events, ...envelopes]); // exact
   // Never one in flight, nor the stored copy of a group still open (it is sealed and sent later).
-  const busy = new Set([...inFlight.keys(), ...packer.open().map((g) => g.id)]);
-  const { drop: dropped, totals: left } = overflow(envelopes, exact, config, busy);
-  totals = left;
+  const busy = new Set(idsOf([...inFlight, ...packer.open()]));
+  const dropped = overflow(envelopes, totals, config, busy);
   if (!dropped.length) return;
-  // Off the queue and their retry timers at once, before pump() can take one.
-  const gone = new Set(dropped.map((e) => e.id));
-  for (const id of gone) mine.delete(id);
-  copies.soon();
-  queue.splice(0, queue.length, ...queue.filter((e) => !gone.has(e.id)));
-  for (const [envelope, timer] of retrying) {
-    if (gone.has(envelope.id)) {
-      clearTimeout(timer);
-      retrying.delete(envelope);
-    }
-  }
-  await outbox.replaceEnvelopes([...gone]);
+  // No longer mine: pump() and their retry timers pass them by.
+  for (const e of dropped) mine.delete(e.id);
+  soon();
+  await write(idsOf(dropped));
   const ids = dropped.flatMap((e) => e.ids);
   settle(ids, 'outbox full: oldest events dropped');
-  post({ t: 'drop', ids, reason: 'outbox-full', message: `putonly: outbox full: dropped the ${ids.length} oldest events` });
+  post({ t: 'drop', ids, reason: 'outbox-full', message: `putonly: outbox full: ${ids.length} oldest events dropped` });
 }
 
-/** @param {string[]} ids @param {string} message */
+/** Tells the page (an ``error`` event) and flush() of lost events, or of a failure (``ids`` empty). @param {string[]} ids @param {string} message */
 function report(ids, message) {
   lastError = message;
   settle(ids, message);
-  post({ t: 'error', ids, message });
+  post({ t: 'error', ids, message: `putonly: ${message}` });
 }
 
 /** Marks events as done for flush(); ``failure`` when they were dropped. @param {string[]} ids @param {string} [failure] */
 function settle(ids, failure) {
   for (const id of ids) {
-    const mine = pending.delete(id);
-    let told = false;
-    for (const waiter of flushes) {
-      if (waiter.ids.delete(id) && failure) told = lose(waiter, id, failure);
-    }
-    if (mine && failure && !told) lose(unreported, id, failure);
+    // Lost while no flush() waited for it: the next one hears of it.
+    /** @type {unknown} */
+    let untold = pending.delete(id) && failure;
+    for (const waiter of flushes) if (waiter.ids.delete(id) && failure) untold = lose(waiter, id, failure);
+    if (untold) lose(unreported, id, /** @type {string} */ (failure));
   }
-  for (const waiter of [...flushes]) {
-    if (!waiter.ids.size) endFlush(waiter, waiter.lost ? `putonly: ${waiter.lost} events were dropped: ${waiter.why}` : undefined);
+  for (const waiter of flushes) {
+    if (!waiter.ids.size) endFlush(waiter, waiter.lost_ ? `${waiter.lost_} events were dropped: ${waiter.why_}` : undefined);
   }
 }
 
 /** Counts a lost event, keeping the first one's story. @param {Losses} losses @param {string} id @param {string} failure */
 function lose(losses, id, failure) {
-  if (!losses.lost++) losses.why = `${id}: ${failure}`;
-  return true;
+  if (!losses.lost_++) losses.why_ = `${id}: ${failure}`;
 }
 
 /** @param {number} n */
 function flush(n) {
-  if (!consent) return post({ t: 'reply', n, error: CONSENT_OFF });
+  if (!consent) return reply(n, CONSENT_OFF);
   /** @type {Waiter} */
-  const waiter = { n, ids: new Set(pending), ...unreported, timer: 0 };
-  unreported = { lost: 0, why: '' };
-  flushes.push(waiter);
+  const waiter = { n, ids: new Set(pending), ...unreported, timer_: 0 };
+  unreported = noLosses();
+  flushes.add(waiter);
   if (!waiter.ids.size) return settle([]);
   sealOpen();
   pump();
   if (!navigator.onLine) {
-    return endFlush(waiter, `putonly: offline; ${waiter.ids.size} events wait in the outbox until the browser is online`);
+    return endFlush(waiter, `offline; ${waiter.ids.size} events wait in the outbox until online`);
   }
-  waiter.timer = setTimeout(
-    () => endFlush(waiter, `putonly: ${waiter.ids.size} events not stored within ${FLUSH_TIMEOUT_MS / 1000} s (last error: ${lastError || 'none'}); they stay in the outbox`),
+  waiter.timer_ = setTimeout(
+    () => endFlush(waiter, `${waiter.ids.size} events not stored within ${FLUSH_TIMEOUT_MS / 1000} s (last error: ${lastError || 'none'}); they wait in the outbox`),
     FLUSH_TIMEOUT_MS,
   );
 }
 
 /** Ends a flush() call: resolves it, or rejects it with ``error``. @param {Waiter} waiter @param {string} [error] */
 function endFlush(waiter, error) {
-  clearTimeout(waiter.timer);
-  const at = flushes.indexOf(waiter);
-  if (at < 0) return; // settled already
-  flushes.splice(at, 1);
-  post({ t: 'reply', n: waiter.n, error });
+  clearTimeout(waiter.timer_);
+  if (flushes.delete(waiter)) reply(waiter.n, error); // else settled already
 }
 
 /**
@@ -683,18 +643,19 @@ function setConsent(value, here) {
   if (here) tabs.postMessage({ putonly: 'consent', value });
   // Also when the page chose: its loader then ends where this worker does, whatever order the tabs spoke in.
   post({ t: 'consent', value, mine: here });
+  const save = () => here && outbox && serial(() => meta('consent', () => value));
   if (value && !outbox && !broken) {
     // Consent given where nothing was stored (Global Privacy Control, consentDefault "denied"): the outbox opens
-    // now; messages wait for it.
-    early ||= [];
-    openStore().then(async () => {
+    // now; the messages after this one wait for it.
+    const opened = openStore();
+    opened.then(async () => {
       consent = true;
-      if (here && outbox) await serial(() => outbox.setMeta('consent', true));
+      await save();
       if (config) await run();
     });
-    return;
+    return opened;
   }
-  if (here && outbox) serial(() => outbox.setMeta('consent', value));
+  save();
   if (!value) forget(CONSENT_OFF);
 }
 
@@ -702,22 +663,19 @@ function setConsent(value, here) {
 function forget(why) {
   epoch++;
   packer?.clear();
-  copies.clear();
-  mine.clear();
-  queue.length = 0;
-  retrying.forEach(clearTimeout);
-  retrying.clear();
+  clearCopies();
+  mine.clear(); // the queue's envelopes and retry timers that fire later find nothing to send
   pending.clear();
-  unreported = { lost: 0, why: '' };
+  unreported = noLosses();
   totals = { count: 0, bytes: 0 };
-  if (outbox) serial(() => outbox.clear());
-  for (const waiter of [...flushes]) endFlush(waiter, why);
+  if (outbox) serial(clear);
+  for (const waiter of flushes) endFlush(waiter, why);
 }
 
 /** One timer for the next group that reaches maxDelaySeconds. */
 function schedule() {
   clearTimeout(dueTimer);
-  const wait = packer ? packer.nextDueIn() : -1;
+  const wait = /** @type {number} */ (packer?.nextDueIn()); // (none yet: undefined >= 0 is false)
   if (wait >= 0) {
     dueTimer = setTimeout(() => {
       sealGroups(packer.due());

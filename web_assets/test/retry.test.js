@@ -39,7 +39,7 @@ test('classification: retry what can succeed on retry, refresh credentials, spli
   const ddb = (type, status = 400) => ({ status, body: { __type: `com.amazonaws.dynamodb.v20120810#${type}` } });
   assert.equal(classify({ status: 200, body: {} }), 'ok');
   assert.equal(classify(ddb('ConditionalCheckFailedException')), 'ok', 'a copy with at least as many events is stored');
-  assert.equal(classify({ networkError: true }), 'retry');
+  assert.equal(classify({ message: 'Failed to fetch' }), 'retry', 'no response: a network error');
   assert.equal(classify({ status: 500 }), 'retry');
   assert.equal(classify({ status: 503 }), 'retry');
   assert.equal(classify(ddb('ProvisionedThroughputExceededException')), 'retry');

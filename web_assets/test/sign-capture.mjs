@@ -14,5 +14,7 @@ const credentials = {
   expiresAt: 0,
 };
 const config = { region: 'us-east-1', identityPoolId: 'p', tableName: 'PutOnly-dev-Events' };
-const request = await signPutItem({ config, credentials, item: toItem(envelope, credentials.identityId), datetime: '20231114T221320Z' });
+// The worker signs with credentials as Cognito gives them; botocore's names are printed.
+const cognito = { AccessKeyId: credentials.accessKeyId, SecretKey: credentials.secretAccessKey, SessionToken: credentials.sessionToken, identityId: credentials.identityId };
+const request = await signPutItem(config, cognito, toItem(envelope, credentials.identityId), '20231114T221320Z');
 console.log(JSON.stringify({ method: 'POST', ...request, credentials }));

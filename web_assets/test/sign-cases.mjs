@@ -8,6 +8,7 @@ for await (const chunk of process.stdin) input += chunk;
 const signed = [];
 for (const { endpoint, region, tableName, datetime, credentials, item } of JSON.parse(input)) {
   const config = { region, tableName, identityPoolId: 'unused', endpoints: { dynamodb: endpoint } };
-  signed.push(await signPutItem({ config, credentials, item, datetime }));
+  const { accessKeyId: AccessKeyId, secretAccessKey: SecretKey, sessionToken: SessionToken, identityId } = credentials;
+  signed.push(await signPutItem(config, { AccessKeyId, SecretKey, SessionToken, identityId }, item, datetime)); // as Cognito gives them
 }
 console.log(JSON.stringify(signed));
