@@ -137,3 +137,36 @@ def test_identity_is_the_partition_and_reset_starts_a_new_one(
     assert second["before"] is None, "reset() forgot the identity"
     (after,) = topic_events(aws, moto, "privacy_reset")
     assert after["pk"] == second["identity"] != first["identity"], "the next events start a new identity"
+
+
+def test_consent_given_before_the_config_arrives_stands_on_a_returning_visit_with_gpc(
+    context: Any, page_origin: str, aws: LocalAws, moto: MotoServer
+) -> None:
+    """A visitor who came before (the outbox exists, no choice saved) returns with GPC on; the page asks and
+    calls consent(true) at once, before config.json is in: that choice stands once it is."""
+    first = visit(context, page_origin)
+    assert (
+        first.evaluate(f"async () => {{ putonly.track('privacy_returning', {{i: 0}}); return await ({FLUSHED})(); }}")
+        == "stored"
+    )
+    first.close()
+    held: list[Any] = []
+    context.route("**/config.json", lambda route: held.append(route))
+    page = context.new_page()
+    page.add_init_script(GPC)
+    page.goto(page_origin + "/")
+    page.wait_for_function(READY)
+    page.evaluate("() => putonly.consent(true)")
+    page.wait_for_timeout(300)
+    assert len(held) == 1, "config.json is still on its way"
+    held[0].fulfill(response=held[0].fetch())
+    context.unroute("**/config.json")
+    result = page.evaluate(
+        f"""async () => {{
+            await new Promise((r) => setTimeout(r, 500));  // the worker has read config.json
+            const id = putonly.track('privacy_returning', {{i: 1}});
+            return {{id, flushed: await ({FLUSHED})()}};
+        }}"""
+    )
+    assert result == {"id": result["id"], "flushed": "stored"} and result["id"], result
+    assert result["id"] in {e["id"] for e in topic_events(aws, moto, "privacy_returning")}

@@ -239,7 +239,8 @@ function handle(data) {
     // Not stored, or not all of it: this worker sends it now if it was waiting for that answer.
     if (envelope) data.ok && count >= envelope.count ? confirm(envelope) : envelope.timer_ && wait(envelope, 0);
   } else if (t === 'flush') flush(n);
-  else if (t === 'consent') return setConsent(Boolean(data.value), !data.elsewhere_); // may open the outbox: later messages wait
+  // A choice made on this origin (this page or another tab): start() must not take it back for GPC or "denied".
+  else if (t === 'consent') return setConsent((stored = Boolean(data.value)), !data.elsewhere_); // may open the outbox: later messages wait
   else if (t === 'identity') serial(async () => reply(n, '', (outbox && (await meta(ID))) ?? null));
   else if (t === 'reset') {
     // Forgets the identity and the outbox: the next event starts a new identity (a new partition).
