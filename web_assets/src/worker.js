@@ -544,24 +544,27 @@ async function reject(/** @type {Stored} */ envelope, /** @type {string} */ reas
 async function drain() {
   const at = epoch;
   if (!consent || !config) return;
-  // Records first, then who is alive: a worker that wrote any of them took its lock before it did, and holds it
-  // while it lives. A gone worker's lock is free: the tab that takes it adopts the records.
-  for (const other of new Set((await all()).flat().map((r) => r.owner))) {
-    // Within this worker's bounds: adopting more would only drop what is about to go out.
-    if (at !== epoch || full()) return;
-    if (other !== owner) {
-      await navigator.locks.request(LOCK_PREFIX + other, { ifAvailable: true }, async (lock) => {
-        const adopted = lock && (await serial(() => all(other, owner)));
-        if (!adopted || at !== epoch) return;
-        const [loose, envelopes] = adopted;
-        weigh(adopted.flat());
-        envelopes.forEach(own);
-        const packer = createPacker(config);
-        pack(loose, packer);
-        sealGroups(packer.all());
-      });
+  // One tab at a time reads the outbox for this (a big offline backlog is not read by every tab every tick).
+  await navigator.locks.request('putonly-drain', { ifAvailable: true }, async (drainer) => {
+    // Records first, then who is alive: a worker that wrote any of them took its lock before it did, and holds it
+    // while it lives. A gone worker's lock is free: the tab that takes it adopts the records.
+    for (const other of drainer ? new Set((await all()).flat().map((r) => r.owner)) : []) {
+      // Within this worker's bounds: adopting more would only drop what is about to go out.
+      if (at !== epoch || full()) return;
+      if (other !== owner) {
+        await navigator.locks.request(LOCK_PREFIX + other, { ifAvailable: true }, async (lock) => {
+          const adopted = lock && (await serial(() => all(other, owner)));
+          if (!adopted || at !== epoch) return;
+          const [loose, envelopes] = adopted;
+          weigh(adopted.flat());
+          envelopes.forEach(own);
+          const packer = createPacker(config);
+          pack(loose, packer);
+          sealGroups(packer.all());
+        });
+      }
     }
-  }
+  });
 }
 
 /** Past the outbox bounds, this worker's oldest envelopes are dropped (and reported) to make room. */
