@@ -511,8 +511,9 @@ async function confirm(envelope) {
   mine.delete(envelope.id); // its retry timer, if any, finds it gone
   delivered++;
   soon();
-  settle(envelope.ids);
+  // The page hears of its events before a flush() waiting for them settles.
   post({ t: 'sent', ids: envelope.ids, envelope: envelope.id, topic: envelope.topic, subject: envelope.subject });
+  settle(envelope.ids);
   const at = epoch;
   await serial(() => write([envelope.id]));
   if (at === epoch) weigh([envelope], -1);
@@ -583,15 +584,15 @@ async function dropOldest() {
   soon();
   await write(idsOf(dropped));
   const ids = dropped.flatMap((e) => e.ids);
-  settle(ids, 'outbox full: oldest events dropped');
   post({ t: 'drop', ids, reason: 'outbox-full', message: `putonly: outbox full: ${ids.length} oldest events dropped` });
+  settle(ids, 'outbox full: oldest events dropped');
 }
 
-/** Tells the page (an ``error`` event) and flush() of lost events, or of a failure (``ids`` empty). @param {string[]} ids @param {string} message */
+/** Tells the page (an ``error`` event), then flush(), of lost events, or of a failure (``ids`` empty). @param {string[]} ids @param {string} message */
 function report(ids, message) {
   lastError = message;
-  settle(ids, message);
   post({ t: 'error', ids, message: `putonly: ${message}` });
+  settle(ids, message);
 }
 
 /** Marks events as done for flush(); ``failure`` when they were dropped. @param {string[]} ids @param {string} [failure] */
