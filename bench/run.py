@@ -425,7 +425,7 @@ def write_report(results: dict[str, Any]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--rounds", type=int, default=30, help="main-thread rounds per scenario (default 30)")
+    parser.add_argument("--rounds", type=int, default=60, help="main-thread rounds per scenario (default 60)")
     parser.add_argument("--seconds", type=float, default=60, help="throughput run length (default 60)")
     parser.add_argument("--per-tick", type=int, default=20, help="events tracked every 10 ms (default 20)")
     parser.add_argument("--skip-tests", action="store_true", help="do not time the test suite")
