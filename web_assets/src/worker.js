@@ -579,8 +579,12 @@ async function dropOldest() {
   const busy = new Set(idsOf([...inFlight, ...packer.open()]));
   const dropped = overflow(envelopes, totals, config, busy);
   if (!dropped.length) return;
-  // No longer mine: pump() and their retry timers pass them by.
+  // No longer mine: their retry timers pass them by, and they leave the queue (offline, pump() does not run, and
+  // the queue would hold on to every envelope past the outbox bounds).
   for (const e of dropped) mine.delete(e.id);
+  let kept = 0;
+  for (const e of queue) if (mine.get(e.id) === e) queue[kept++] = e;
+  queue.length = kept;
   soon();
   await write(idsOf(dropped));
   const ids = dropped.flatMap((e) => e.ids);
@@ -669,7 +673,8 @@ function forget(why) {
   epoch++;
   packer?.clear();
   clearCopies();
-  mine.clear(); // the queue's envelopes and retry timers that fire later find nothing to send
+  mine.clear(); // retry timers that fire later find nothing to send
+  queue.length = 0;
   pending.clear();
   unreported = noLosses();
   totals = { count: 0, bytes: 0 };
