@@ -74,16 +74,22 @@ export function guestCredentials(config, meta, now = Date.now, fetchFn = fetch) 
     return { ...credentials, identityId };
   };
 
+  /** The fetch under way, if any: every caller shares it, also one that invalidated meanwhile. @type {Promise<Credentials> | undefined} */
+  let pending;
   return {
     /** @returns {Promise<Credentials>} */
     get: () =>
       now() < refreshAt
         ? current
-        : ((refreshAt = Infinity), // asked for: later callers share the answer
-          (current = fetchCredentials().catch((err) => {
-            refreshAt = 0;
-            throw err;
-          }))),
+        : (pending ||= current =
+            fetchCredentials().then(
+              (credentials) => ((pending = undefined), credentials),
+              (err) => {
+                pending = undefined;
+                refreshAt = 0;
+                throw err;
+              },
+            )),
     /** Forget the credentials (after an expired-token or bad-signature reply). */
     invalidate: () => void (refreshAt = 0),
   };

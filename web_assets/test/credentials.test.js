@@ -106,3 +106,23 @@ test('two tabs of a first visit end up with one identity: the one stored first',
   assert.equal((await creds.get()).identityId, 'us-east-1:other-tab');
   assert.deepEqual(fake.calls.map((c) => [c.target, c.body.IdentityId]), [['GetId', undefined], ['GetCredentialsForIdentity', 'us-east-1:other-tab']]);
 });
+
+test('callers share one fetch under way, also after an invalidate() meanwhile', async () => {
+  let clock = 0;
+  const fake = cognito(() => clock);
+  let release;
+  const gate = new Promise((resolve) => (release = resolve));
+  const slow = async (url, init) => (await gate, fake.fetch(url, init));
+  const creds = guestCredentials(config, metaOf({ identityId: 'id' }), () => clock, slow);
+  const asked = [creds.get()];
+  for (let i = 0; i < 3; i++) {
+    creds.invalidate(); // a refused signature, say, while the first fetch is on its way
+    asked.push(creds.get());
+  }
+  release();
+  const answers = await Promise.all(asked);
+  assert.deepEqual(answers.map((c) => c.AccessKeyId), ['AK1', 'AK1', 'AK1', 'AK1']);
+  assert.equal(fake.calls.length, 1);
+  creds.invalidate(); // once it is in, invalidate() does ask again
+  assert.equal((await creds.get()).AccessKeyId, 'AK2');
+});
