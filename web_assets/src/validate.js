@@ -6,8 +6,13 @@ export const SUBJECT_MAX = 256;
 export const DEFAULT_MAX_EVENT_BYTES = 8192;
 const MAX_DEPTH = 32;
 // Taken when this script runs; used only to escape strings, which no toJSON and no replacer can reach. A page
-// that wrapped JSON.stringify before (to indent, say) writes strings the same.
-const stringify = JSON.stringify;
+// that wrapped JSON.stringify before (to indent, say) writes strings the same; one that writes them otherwise is
+// not used: then every character JSON may escape is escaped (other bytes, the same JSON value).
+const stringify = /* @__PURE__ */ (() =>
+  JSON.stringify('\t"\ud800\u00e9') === '"\\t\\"\\ud800\u00e9"'
+    ? JSON.stringify
+    // eslint-disable-next-line no-control-regex
+    : (/** @type {string} */ text) => `"${text.replace(/[\0-\x1f"\\\ud800-\udfff]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'))}"`)();
 
 /** @param {ErrorConstructor} Type @param {string} message @returns {never} */
 export function fail(Type, message) {
@@ -27,7 +32,7 @@ export function checkTopic(topic) {
 
 /**
  * A subject is what the event is about (a song id, a page path). Optional; strings or safe integers.
- * It goes into a key, so it must be valid UTF-8: no lone surrogates (where the browser can tell: isWellFormed).
+ * It goes into a key, so it must be valid UTF-8: no lone surrogates.
  * @param {unknown} subject
  * @returns {string}
  */
@@ -37,10 +42,19 @@ export function checkSubject(subject) {
   if (typeof subject !== 'string') fail(TypeError, `subject must be a string or a safe integer, got ${typeof subject}`);
   if (!subject || subject.length > SUBJECT_MAX) fail(RangeError, `subject must be 1 to ${SUBJECT_MAX} characters, got ${subject.length}`);
   // eslint-disable-next-line no-control-regex
-  if (/[\0-\x1f\x7f]/.test(subject) || /** @type {any} */ (subject).isWellFormed?.() === false) {
+  if (/[\0-\x1f\x7f]/.test(subject) || !wellFormed(subject)) {
     fail(TypeError, 'subject must not contain control characters or lone surrogates');
   }
   return subject;
+}
+
+/** No lone surrogates: isWellFormed (2023 on), else encodeURIComponent, which refuses them. @param {any} text */
+function wellFormed(text) {
+  try {
+    return text.isWellFormed?.() ?? !!encodeURIComponent(text);
+  } catch {
+    return false;
+  }
 }
 
 /** Printable ASCII but quote and backslash: written as it is, one byte per character (the common case). */

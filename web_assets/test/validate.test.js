@@ -122,3 +122,26 @@ test('utf8Length counts like DynamoDB does', () => {
   assert.equal(utf8Length('€'), 3);
   assert.equal(utf8Length('😀'), 4);
 });
+
+test('subjects: lone surrogates refused also where String.prototype.isWellFormed is missing (before 2023)', (t) => {
+  const original = Object.getOwnPropertyDescriptor(String.prototype, 'isWellFormed');
+  t.after(() => original && Object.defineProperty(String.prototype, 'isWellFormed', original));
+  delete String.prototype.isWellFormed;
+  assert.throws(() => checkSubject('song\ud800'), /lone surrogates/);
+  assert.throws(() => checkSubject('\udfffsong'), /lone surrogates/);
+  assert.equal(checkSubject('song-😀-é'), 'song-😀-é');
+});
+
+test("data: a page's JSON.stringify that writes strings otherwise is not used to escape them", async (t) => {
+  const original = JSON.stringify;
+  t.after(() => (JSON.stringify = original));
+  // Writes control characters raw: a tab would break the loader's tab-separated batch.
+  JSON.stringify = (value, ...rest) => (typeof value === 'string' ? `"${value}"` : original(value, ...rest));
+  const fresh = await import(`../src/validate.js?broken-stringify=${Date.now()}`);
+  JSON.stringify = original;
+  const data = { a: 'tab\there "quoted" \\ é 😀 \ud800 \n', b: ['\u0001'] };
+  const { json, bytes } = fresh.serializeData(data, 1e6);
+  assert.ok(!/[\0-\x1f]/.test(json), json);
+  assert.deepEqual(JSON.parse(json), data); // the same JSON value, in other bytes
+  assert.equal(bytes, new TextEncoder().encode(json).length);
+});
