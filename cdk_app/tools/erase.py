@@ -10,7 +10,6 @@ items by a bounded backoff of its own. boto3 only; the standard AWS credential c
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import re
 import signal
@@ -25,7 +24,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cdk_app import envelope
 from cdk_app.tools.rows import Rejected, event_rows
-from cdk_app.tools.session import Progress, ToolError, add_aws_arguments, describe_error, session
+from cdk_app.tools.session import (
+    Progress,
+    ToolError,
+    add_aws_arguments,
+    add_table_arguments,
+    check_table_arguments,
+    describe_error,
+    session,
+)
 
 PROG = "putonly-erase"
 # What the command calls; the ErasePolicyArn policy grants these and DeleteItem (tests/unit/tools/test_erase.py).
@@ -238,13 +245,10 @@ class Parser(argparse.ArgumentParser):
 
 def parser() -> argparse.ArgumentParser:
     p = Parser(prog=PROG, description=__doc__.splitlines()[0] if __doc__ else None)
-    p.add_argument(
-        "--table", default=os.environ.get("PUTONLY_TABLE"), help="events table (TableName output; or PUTONLY_TABLE)"
-    )
     p.add_argument("--identity", required=True, help=f"the visitor's Cognito identity id, e.g. {EXAMPLE}")
     p.add_argument("--dry-run", action="store_true", help="count the envelopes and events, delete nothing")
     p.add_argument("--yes", action="store_true", help="delete without asking (needed when stdin is not a terminal)")
-    p.add_argument("--page-size", type=int, default=500, help="items per Query page (default 500)")
+    add_table_arguments(p, "Query page")
     add_aws_arguments(p)
     return p
 
@@ -252,13 +256,10 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
-    if not args.table:
-        p.error("--table is required (or set PUTONLY_TABLE)")
+    check_table_arguments(p, args)
     problem = identity_problem(args.identity)
     if problem:
         p.error(problem)
-    if not 1 <= args.page_size <= 10_000:
-        p.error(f"--page-size must be from 1 to 10000, got {args.page_size}")
     if not (args.yes or args.dry_run or sys.stdin.isatty()):
         p.error("stdin is not a terminal, so nobody can confirm: pass --yes to delete without asking (or --dry-run)")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))

@@ -12,7 +12,6 @@ import argparse
 import csv
 import heapq
 import json
-import os
 import signal
 import sys
 import threading
@@ -27,7 +26,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cdk_app import envelope
 from cdk_app.tools.rows import Rejected, cell, event_rows, json_text, reject_line
-from cdk_app.tools.session import Progress, ToolError, add_aws_arguments, describe_error, session
+from cdk_app.tools.session import (
+    Progress,
+    ToolError,
+    add_aws_arguments,
+    add_table_arguments,
+    check_table_arguments,
+    describe_error,
+    session,
+)
 
 PROG = "putonly-export"
 LOOKBACK = timedelta(hours=1)
@@ -365,9 +372,6 @@ def _resume_hint(args: argparse.Namespace) -> str:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0] if __doc__ else None)
-    p.add_argument(
-        "--table", default=os.environ.get("PUTONLY_TABLE"), help="events table (TableName output; or PUTONLY_TABLE)"
-    )
     pick = p.add_mutually_exclusive_group(required=True)
     pick.add_argument("--topic", help="events of this topic (with --subject; uses the by_subject index)")
     pick.add_argument("--identity", help="events of one visitor (a Cognito identity id)")
@@ -387,8 +391,8 @@ def parser() -> argparse.ArgumentParser:
         " (default: <output>.rejects.jsonl beside --output, removed if none)",
     )
     p.add_argument("--segments", type=int, default=4, help="parallel Scan segments with --all (default 4)")
-    p.add_argument("--page-size", type=int, default=500, help="items per request (default 500)")
     p.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
+    add_table_arguments(p, "request")
     add_aws_arguments(p)
     return p
 
@@ -396,16 +400,13 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     p = parser()
     args = p.parse_args(argv)
-    if not args.table:
-        p.error("--table is required (or set PUTONLY_TABLE)")
+    check_table_arguments(p, args)
     if args.subject and not args.topic:
         p.error("--subject needs --topic")
     if args.since and args.until and args.since > args.until:
         p.error(f"--since {args.since} is after --until {args.until}")
     if not 1 <= args.segments <= 64:
         p.error(f"--segments must be from 1 to 64, got {args.segments}")
-    if not 1 <= args.page_size <= 10_000:
-        p.error(f"--page-size must be from 1 to 10000, got {args.page_size}")
     if args.checkpoint and not args.output:
         p.error("--checkpoint needs --output (a resumed export appends to the same file)")
     if args.rejects is not None and args.rejects in (args.output, args.checkpoint):

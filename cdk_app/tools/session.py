@@ -32,6 +32,22 @@ def add_aws_arguments(
     p.add_argument("--endpoint-url", help=endpoint)
 
 
+def add_table_arguments(p: argparse.ArgumentParser, page: str) -> None:
+    """The events table (or PUTONLY_TABLE) and the items per request, as the table readers take them."""
+    p.add_argument(
+        "--table", default=os.environ.get("PUTONLY_TABLE"), help="events table (TableName output; or PUTONLY_TABLE)"
+    )
+    p.add_argument("--page-size", type=int, default=500, help=f"items per {page} (default 500)")
+
+
+def check_table_arguments(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Stops with a usage error naming the flag when the table is missing or the page size is out of range."""
+    if not args.table:
+        p.error("--table is required (or set PUTONLY_TABLE)")
+    if not 1 <= args.page_size <= 10_000:
+        p.error(f"--page-size must be from 1 to 10000, got {args.page_size}")
+
+
 def session(profile: str | None, region: str | None) -> Any:
     """A boto3 session (standard credential chain) whose region comes from --region, AWS_REGION or the profile."""
     found = boto3.Session(profile_name=profile, region_name=region or os.environ.get("AWS_REGION"))
