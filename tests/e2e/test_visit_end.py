@@ -61,10 +61,13 @@ def _open_gate(gate: DynamoGate) -> Iterator[None]:
     gate.reset()
 
 
-def visit(context: Any, site: str) -> Any:
+def visit(context: Any, site: str, warm: bool = False) -> Any:
+    """A page of the site; ``warm``: it has credentials already (one event tracked and stored)."""
     page = context.new_page()
     page.goto(site + "/")
     page.wait_for_function(READY)
+    if warm:
+        page.evaluate("() => { putonly.track('visit_warmup', {}); return putonly.flush(); }")
     return page
 
 
@@ -98,8 +101,7 @@ def test_closed_tab_of_a_first_visit_2015_shape(context: Any, site: str, aws: Lo
 
 
 def test_closed_tab_after_an_earlier_flush(context: Any, site: str, aws: LocalAws, moto: MotoServer) -> None:
-    page = visit(context, site)
-    page.evaluate("() => { putonly.track('visit_warmup', {}); return putonly.flush(); }")
+    page = visit(context, site, warm=True)
     ids = page.evaluate(TRACK_PACED, ["visit_close_later", 8, 100, 100])
     page.close()
     assert_exactly_once(wait_for_table(aws, moto, "visit_close_later", ids), ids)
@@ -164,8 +166,7 @@ def test_first_visit_closed_before_credentials_waits_for_the_next_visit(
 def test_lost_keepalive_request_is_delivered_by_the_return_visit(
     context: Any, site: str, gate: DynamoGate, aws: LocalAws, moto: MotoServer
 ) -> None:
-    page = visit(context, site)
-    page.evaluate("() => { putonly.track('visit_warmup', {}); return putonly.flush(); }")
+    page = visit(context, site, warm=True)
     gate.mode = "abort"
     ids = page.evaluate(TRACK_PACED, ["visit_lost_keepalive", 8, 100, 100])
     page.close()
@@ -184,8 +185,7 @@ def test_late_keepalive_copy_never_replaces_a_larger_one(
     context: Any, site: str, gate: DynamoGate, aws: LocalAws, moto: MotoServer
 ) -> None:
     """A keepalive copy with 6 events is held until a return visit stored the envelope's 8: it must not win."""
-    page = visit(context, site)
-    page.evaluate("() => { putonly.track('visit_warmup', {}); return putonly.flush(); }")
+    page = visit(context, site, warm=True)
     gate.mode = "hold"
     ids = page.evaluate(TRACK_PACED, ["visit_late_copy", 6, 10, 300])  # the loader holds a copy of these 6
     # Two more events, and the tab is hidden in the same task: its keepalive copy has 6 events, while the
@@ -252,8 +252,7 @@ def test_back_forward_cache_round_trip(browser: Any, site: str, aws: LocalAws, m
 
 def test_hidden_page_discarded_without_pagehide(context: Any, site: str, aws: LocalAws, moto: MotoServer) -> None:
     """A hidden tab keeps tracking (a player in the background), then is discarded: no event fires."""
-    page = visit(context, site)
-    page.evaluate("() => { putonly.track('visit_warmup', {}); return putonly.flush(); }")
+    page = visit(context, site, warm=True)
     page.evaluate(HIDE)
     ids = page.evaluate(TRACK_PACED, ["visit_discarded", 6, 300, 100])
     # The renderer goes away at once, as a discarded tab's does: no pagehide, no freeze, no timers.
