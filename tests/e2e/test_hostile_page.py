@@ -197,6 +197,8 @@ TRACK_TWO = """() => [
         ),
         ("fractional_now", "const o = Date.now; Date.now = () => o() + 0.5;"),
         ("nan_now", "Date.now = () => NaN;"),
+        # A broken polyfill: batches are handed over with await, not queueMicrotask.
+        ("broken_queue_microtask", "window.queueMicrotask = () => { throw new TypeError('no microtasks here'); };"),
     ],
 )
 def test_globals_changed_before_the_loader_ran(
