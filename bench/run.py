@@ -394,7 +394,7 @@ def write_report(results: dict[str, Any]) -> None:
         "",
         "One call at a time, as when a site tracks a click: each call, with its hand-over to the worker, timed "
         f"alone, 60 ms after the one before (the worker and the machine idle again), the mean of 10 calls in each "
-        f"of {len(m['putonly_alone']['runs'])} rounds (the clock steps by 5 µs with jitter, so a mean, not a single "
+        f"of {m['putonly_alone']['runs']} rounds (the clock steps by 5 µs with jitter, so a mean, not a single "
         "call, is the measure). Then every `track()` pays for a postMessage, as the 2015 design does for every event, "
         "on top of its checks; most of either is the browser waking the idle worker thread, as a postMessage of one "
         "number shows. Not a target; shown because it is how most sites call `track()`.",
