@@ -54,39 +54,38 @@ MAIN_PAGE = """<!doctype html><meta charset="utf-8"><title>main-thread bench</ti
 
 TIME_BLOCKS = """async ([rounds]) => {
     const data = () => (%(data)s);
+    const track = () => putonly.track('bench_main', data(), {subject: 'song-123'});
+    const seed = () => {
+        const d = data();
+        seedWorker.postMessage({Item: {song_id: {S: 'wwwmusicxraycom:song_player:' + d.id}, date: {N: '' + d.date}, data: {S: JSON.stringify(d)}}});
+    };
     const scenarios = {
-        putonly: {block: 1000, run: () => putonly.track('bench_main', data(), {subject: 'song-123'})},
-        seed_postmessage: {block: 1000, run: () => {
-            const d = data();
-            seedWorker.postMessage({Item: {song_id: {S: 'wwwmusicxraycom:song_player:' + d.id}, date: {N: '' + d.date}, data: {S: JSON.stringify(d)}}});
-        }},
+        putonly: {block: 1000, run: track},
+        seed_postmessage: {block: 1000, run: seed},
         sdk_v3_main_thread: {block: 100, run: () => sdkTrack(data())},
         // One call at a time, as a site tracks a click: each call and its hand-over to the worker timed alone, 60 ms
         // apart, so the worker and the machine are idle again (performance.now() steps by 5 µs, with jitter: the mean
         // of 10 is the figure). Every third round: they take 0.6 s a block.
-        putonly_alone: {block: 10, alone: true, run: () => putonly.track('bench_main', data(), {subject: 'song-123'})},
-        seed_alone: {block: 10, alone: true, run: () => {
-            const d = data();
-            seedWorker.postMessage({Item: {song_id: {S: 'wwwmusicxraycom:song_player:' + d.id}, date: {N: '' + d.date}, data: {S: JSON.stringify(d)}}});
-        }},
+        putonly_alone: {block: 10, alone: true, run: track},
+        seed_alone: {block: 10, alone: true, run: seed},
         wake_alone: {block: 10, alone: true, run: () => seedWorker.postMessage(0)},
     };
     const perCall = Object.fromEntries(Object.keys(scenarios).map((k) => [k, []]));
     for (let round = 0; round < rounds; round++) {
         for (const [name, {block, alone, run}] of Object.entries(scenarios)) {
             if (alone && round %% 3) continue;
-            const pending = [];
-            let t0 = performance.now();
             let spent = 0;
             if (alone) {
                 for (let i = 0; i < block; i++) {
                     await new Promise((r) => setTimeout(r, 60));
-                    t0 = performance.now();
+                    const t0 = performance.now();
                     run();
                     await null;  // PutOnly hands the call's batch to its worker
                     spent += performance.now() - t0;
                 }
             } else {
+                const pending = [];
+                const t0 = performance.now();
                 for (let i = 0; i < block; i++) pending.push(run());
                 await Promise.all(pending);  // SDK v3 finishes its (async) work; PutOnly posts its batch
                 spent = performance.now() - t0;
