@@ -199,6 +199,9 @@ TRACK_TWO = """() => [
         ("nan_now", "Date.now = () => NaN;"),
         # A broken polyfill: batches are handed over with await, not queueMicrotask.
         ("broken_queue_microtask", "window.queueMicrotask = () => { throw new TypeError('no microtasks here'); };"),
+        # Ids are made without these: two events still get two ids, and both are stored.
+        ("broken_btoa", "window.btoa = () => 'AAAA';"),
+        ("broken_number_tostring", "Number.prototype.toString = function () { return '7'; };"),
     ],
 )
 def test_globals_changed_before_the_loader_ran(
