@@ -56,10 +56,14 @@ chromium: ## install Debian's Chromium for the browser tests when missing
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "Chromium is missing: run 'sudo apt-get install -y chromium' (browser tests need /usr/bin/chromium)"; fi
 
-synth: setup ## synthesize the three stacks into cdk.out/ (ENV=dev|prod)
-	@echo "==> cdk synth ($(ENV))"
-	time $(CDK) synth -q $(CDK_FLAGS)
-	@ls cdk.out/*.template.json
+# ARGS reach cdk synth only when synth is the target asked for (make synth ARGS="-c writeCapUnits=500"); the targets
+# that depend on synth (demo, bench, test) take ARGS for themselves.
+SYNTH_ARGS = $(if $(filter synth,$(MAKECMDGOALS)),$(ARGS))
+
+synth: setup ## synthesize the three stacks into cdk.out/ (ENV=dev|prod; ARGS="-c key=value" overrides a setting)
+	@echo "==> cdk synth ($(ENV)) $(SYNTH_ARGS)"
+	time $(CDK) synth -q $(CDK_FLAGS) $(SYNTH_ARGS)
+	@$(PY) -c 'import json; m = json.load(open("cdk.out/manifest.json")); print("\n".join("cdk.out/" + a["properties"]["templateFile"] for a in m["artifacts"].values() if a["type"] == "aws:cloudformation:stack"))'
 
 demo: synth ## run PutOnly locally (moto server, tracker, demo page); ARGS="--duration 30 --check" to verify
 	$(PY) -m cdk_app.local.demo $(ARGS)

@@ -11,7 +11,7 @@ from pathlib import Path
 import aws_cdk as cdk
 
 from cdk_app.constructs.nag import add_nag_checks
-from cdk_app.settings import SETTING_KEYS, Settings, SettingsError, parse_settings
+from cdk_app.settings import SETTING_KEYS, Settings, SettingsError, check_context_keys, parse_settings
 from stacks.data_stack import DataStack
 from stacks.identity_stack import IdentityStack
 from stacks.site_stack import SiteStack
@@ -56,6 +56,8 @@ def compose(
 
 
 def settings_from_context(app: cdk.App) -> Settings:
+    for warning in check_context_keys(app.node.get_all_context()):
+        print(f"putonly: {warning}", file=sys.stderr)
     overrides = {key: value for key in SETTING_KEYS if (value := app.node.try_get_context(key)) is not None}
     return parse_settings(
         app.node.try_get_context("env"),

@@ -6,8 +6,9 @@ raises :class:`SettingsError` with one line naming the key, the value and what i
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -120,6 +121,26 @@ _INT_RANGES = {
     "outboxMaxBytes": (65_536, 500_000_000),
     "indexShards": (1, MAX_INDEX_SHARDS),
 }
+
+
+# Context keys CDK sets without a namespace (all its others hold "@" or ":").
+_CDK_PLAIN_KEYS = ("cli-telemetry", "acknowledged-issue-numbers")
+
+
+def check_context_keys(keys: Iterable[str]) -> list[str]:
+    """CDK keeps any key given with ``-c``, so a misspelt setting (``-c writeCapUnit=500``) would be ignored in
+    silence: a key that is close to a setting's name stops synth, naming both. Returns one warning for each other
+    plain key that is neither a setting nor CDK's own."""
+    names = (*SETTING_KEYS, "env")
+    warnings = []
+    for key in sorted(keys):
+        if key in names or key in _CDK_PLAIN_KEYS or key.startswith("@") or ":" in key:
+            continue
+        near = [name for name in names if name.lower() == key.lower()] or difflib.get_close_matches(key, names, 1, 0.65)
+        if near:
+            raise SettingsError(f"context key {key!r} is not a setting: did you mean {near[0]}?")
+        warnings.append(f"context key {key!r} is not a setting and is ignored (settings: {', '.join(SETTING_KEYS)})")
+    return warnings
 
 
 def _fail(env: str, key: str, value: object, allowed: str) -> SettingsError:

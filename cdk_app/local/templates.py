@@ -12,11 +12,26 @@ from typing import Any
 
 
 def template(cdk_out: Path, suffix: str) -> dict[str, Any]:
-    """The synthesized template of the PutOnly stack whose name ends in ``suffix`` (Data, Identity, Site)."""
-    paths = sorted(cdk_out.glob(f"PutOnly-*-{suffix}.template.json"))
-    if not paths:
-        raise FileNotFoundError(f"{cdk_out} has no PutOnly-*-{suffix}.template.json: run `make synth` first")
-    return dict(json.loads(paths[0].read_text()))
+    """The synthesized template of the PutOnly stack whose name ends in ``suffix`` (Data, Identity, Site).
+
+    Taken from the last synth's manifest: cdk.out/ keeps the templates of every environment synthesized
+    before (``make synth ENV=prod`` then ``make synth``), and only the manifest says which are current.
+    """
+    manifest = cdk_out / "manifest.json"
+    if not manifest.is_file():
+        raise FileNotFoundError(f"{cdk_out} has no manifest.json: run `make synth` first")
+    artifacts = json.loads(manifest.read_text()).get("artifacts", {})
+    files = [
+        artifact["properties"]["templateFile"]
+        for name, artifact in artifacts.items()
+        if artifact.get("type") == "aws:cloudformation:stack"
+        and name.startswith("PutOnly-")
+        and name.endswith(f"-{suffix}")
+    ]
+    if len(files) != 1:
+        found = "none" if not files else ", ".join(files)
+        raise FileNotFoundError(f"{manifest} names {found} for the PutOnly {suffix} stack, not one: run `make synth`")
+    return dict(json.loads((cdk_out / files[0]).read_text()))
 
 
 def table_definition(cdk_out: Path) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from cdk_app.envelope import INDEX_SHARDS_MAX
-from cdk_app.settings import SettingsError, parse_settings
+from cdk_app.settings import SettingsError, check_context_keys, parse_settings
 from tests.helpers import CERT_ARN, ROOT, cdk_context
 
 ENVIRONMENTS = cdk_context()["putonly:environments"]
@@ -173,6 +173,8 @@ def run_app(context: dict[str, Any]) -> subprocess.CompletedProcess[str]:
         ({"env": "prod", "writeCapUnits": "0"}, "putonly: setting writeCapUnits=0 (env prod) is not allowed"),
         ({"env": "qa"}, "putonly: setting env='qa' is not allowed: one of dev, prod"),
         ({"indexShards": "64"}, "putonly: setting indexShards=64 (env dev) is not allowed: an integer from 1 to 32"),
+        # CDK keeps any -c key: a misspelt setting would otherwise be ignored and the default deployed.
+        ({"writeCapUnit": "500"}, "putonly: context key 'writeCapUnit' is not a setting: did you mean writeCapUnits?"),
     ],
 )
 def test_synth_stops_with_one_line_and_no_stack_trace(context: dict[str, Any], line: str) -> None:
@@ -182,3 +184,42 @@ def test_synth_stops_with_one_line_and_no_stack_trace(context: dict[str, Any], l
     errors = [ln for ln in result.stderr.splitlines() if ln.startswith("putonly:")]
     assert len(errors) == 1 and errors[0].startswith(line)
     assert "Traceback" not in result.stderr and "jsii" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("key", "meant"),
+    [("writeCapUnit", "writeCapUnits"), ("retentiondays", "retentionDays"), ("INDEXSHARDS", "indexShards"),
+     ("corsOrigin", "corsOrigins"), ("evn", "env")],
+)  # fmt: skip
+def test_a_misspelt_setting_stops_synth_naming_the_setting(key: str, meant: str) -> None:
+    with pytest.raises(SettingsError, match=f"context key '{key}' is not a setting: did you mean {meant}[?]"):
+        check_context_keys([*cdk_context(), key])
+
+
+def test_cdk_keys_pass_and_other_keys_are_warned_about() -> None:
+    cdk_own = ["@aws-cdk/core:checkSecretUsage", "aws:cdk:enable-path-metadata", "cli-telemetry",
+               "availability-zones:account=123456789012:region=us-east-1"]  # fmt: skip
+    assert check_context_keys([*cdk_context(), *cdk_own, "writeCapUnits", "env"]) == []
+    (warning,) = check_context_keys(["favouriteColour"])
+    assert warning.startswith("context key 'favouriteColour' is not a setting and is ignored (settings: region, ")
+
+
+def test_an_unrelated_key_is_warned_about_and_synth_goes_on(tmp_path: Any) -> None:
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({**cdk_context(), "favouriteColour": "teal"}),
+           "CDK_OUTDIR": str(tmp_path)}  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "app.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "putonly: context key 'favouriteColour' is not a setting and is ignored" in result.stderr
+    assert (tmp_path / "manifest.json").is_file()
+
+
+def test_make_synth_hands_its_args_to_cdk() -> None:
+    """The README's `make synth ARGS="-c key=value"`: the override reaches the app (a bad one stops synth)."""
+    result = subprocess.run(
+        ["make", "--no-print-directory", "synth", "ARGS=-c writeCapUnits=0"],
+        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "putonly: setting writeCapUnits=0 (env dev) is not allowed: an integer from 1 to 40000" in result.stderr
