@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import re
 import signal
 import sys
 import time
@@ -25,12 +24,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 from cdk_app import envelope
 from cdk_app.tools.rows import Rejected, event_rows
 from cdk_app.tools.session import (
+    EXAMPLE,
     Progress,
     ToolError,
     add_aws_arguments,
     add_table_arguments,
     check_table_arguments,
     describe_error,
+    identity_problem,
     session,
 )
 
@@ -45,9 +46,6 @@ RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 10})
 UNPROCESSED_ATTEMPTS = 10
 BACKOFF_BASE = 0.05  # seconds
 BACKOFF_CAP = 5.0
-# A Cognito identity id: "<region>:<uuid>", the uuid in lower-case hex.
-IDENTITY = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-EXAMPLE = "us-east-1:0f1e2d3c-4b5a-4978-8796-a5b4c3d2e1f0"
 # What rows.event_rows reads to count an envelope's events (the export's checks).
 COUNTED = (
     envelope.PARTITION_KEY,
@@ -60,13 +58,6 @@ COUNTED = (
     envelope.VERSION,
 )
 KEYS = (envelope.PARTITION_KEY, envelope.SORT_KEY)
-
-
-def identity_problem(identity: str) -> str | None:
-    """Why ``identity`` is not a Cognito identity id, or None."""
-    if IDENTITY.fullmatch(identity):
-        return None
-    return f"--identity {identity!r} is not a Cognito identity id: expected <region>:<uuid>, lower case, e.g. {EXAMPLE}"
 
 
 def plural(n: int, noun: str) -> str:

@@ -12,6 +12,7 @@ import argparse
 import csv
 import heapq
 import json
+import os
 import signal
 import sys
 import threading
@@ -33,6 +34,7 @@ from cdk_app.tools.session import (
     add_table_arguments,
     check_table_arguments,
     describe_error,
+    identity_problem,
     session,
 )
 
@@ -353,6 +355,12 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{PROG}: {checkpoint.rows} events written" + (f" to {args.output}" if args.output else ""), file=sys.stderr
         )
+        if args.identity and not checkpoint.rows and not checkpoint.rejected:
+            problem = identity_problem(args.identity)
+            print(
+                f"{PROG}: nothing stored for identity {args.identity}" + (f"; {problem}" if problem else ""),
+                file=sys.stderr,
+            )
     if checkpoint.rejected:  # even with --quiet: data that was not exported
         kept = f"kept in {rejects.path}" if rejects.path else "name a file with --rejects to keep them"
         print(f"{PROG}: {checkpoint.rejected} items rejected as not envelopes (not exported); {kept}", file=sys.stderr)
@@ -420,6 +428,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"\n{PROG}: interrupted" + _resume_hint(args), file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # What reads stdout stopped early (| head): end quietly, as other command-line tools do; the rest of the
+        # output, and Python's own flush at exit, go nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

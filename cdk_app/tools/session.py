@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import threading
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
 NO_CREDENTIALS = (
     "no AWS credentials found: use --profile, environment variables or another source of the standard chain"
@@ -17,6 +19,9 @@ NO_CREDENTIALS = (
 # Codes with which AWS refuses the caller rather than the request.
 REFUSED = ("UnrecognizedClientException", "InvalidSignatureException", "ExpiredTokenException", "AccessDeniedException")
 NO_REGION = "no region: pass --region or set AWS_REGION / AWS_DEFAULT_REGION (or one in your AWS profile)"
+# A Cognito identity id: "<region>:<uuid>", the uuid in lower-case hex.
+IDENTITY = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+EXAMPLE = "us-east-1:0f1e2d3c-4b5a-4978-8796-a5b4c3d2e1f0"
 
 
 class ToolError(Exception):
@@ -29,7 +34,22 @@ def add_aws_arguments(
     """The connection flags every command takes: the standard credential chain, a profile, a region, an endpoint."""
     p.add_argument("--profile", help="AWS profile (standard credential chain otherwise)")
     p.add_argument("--region", help="AWS region (default: from the environment or profile)")
-    p.add_argument("--endpoint-url", help=endpoint)
+    p.add_argument("--endpoint-url", type=endpoint_url, help=endpoint)
+
+
+def endpoint_url(value: str) -> str:
+    """--endpoint-url: an http(s) URL with a host (botocore's own check ends in a traceback)."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an http(s) URL, e.g. http://127.0.0.1:5000")
+    return value
+
+
+def identity_problem(identity: str) -> str | None:
+    """Why ``identity`` is not a Cognito identity id, or None."""
+    if IDENTITY.fullmatch(identity):
+        return None
+    return f"--identity {identity!r} is not a Cognito identity id: expected <region>:<uuid>, lower case, e.g. {EXAMPLE}"
 
 
 def add_table_arguments(p: argparse.ArgumentParser, page: str) -> None:
@@ -50,7 +70,12 @@ def check_table_arguments(p: argparse.ArgumentParser, args: argparse.Namespace) 
 
 def session(profile: str | None, region: str | None) -> Any:
     """A boto3 session (standard credential chain) whose region comes from --region, AWS_REGION or the profile."""
-    found = boto3.Session(profile_name=profile, region_name=region or os.environ.get("AWS_REGION"))
+    try:
+        found = boto3.Session(profile_name=profile, region_name=region or os.environ.get("AWS_REGION"))
+    except ProfileNotFound:
+        raise ToolError(
+            f"no AWS profile named {profile!r} in your AWS config files (--profile or AWS_PROFILE)"
+        ) from None
     if found.region_name is None:
         raise ToolError(NO_REGION)
     return found

@@ -194,6 +194,9 @@ WITHOUT_IDENTITY = "(no --identity)"
         ([], 2, "putonly-erase: stdin is not a terminal, so nobody can confirm: pass --yes to delete without asking"),
         (["--yes", WITHOUT_IDENTITY], 2, "putonly-erase: the following arguments are required: --identity"),
         (["--page-size", "0", "--yes"], 2, "putonly-erase: --page-size must be from 1 to 10000, got 0"),
+        (["--profile", "nosuch", "--yes"], 1, "putonly-erase: no AWS profile named 'nosuch' in your AWS config"),
+        (["--endpoint-url", "notaurl", "--yes"], 2,
+         "putonly-erase: argument --endpoint-url: 'notaurl' is not an http(s) URL, e.g. http://127.0.0.1:5000"),
     ],
 )  # fmt: skip
 def test_errors_are_one_line_and_delete_nothing(

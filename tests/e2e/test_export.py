@@ -269,6 +269,8 @@ def test_resume_across_index_shards(aws: LocalAws, moto: MotoServer, tmp_path: P
         (["--subject", "s", "--all"], 2, "--subject needs --topic"),
         (["--all", "--checkpoint", "c.json"], 2, "--checkpoint needs --output"),
         ([], 2, "one of the arguments --topic --identity --all is required"),
+        (["--all", "--profile", "nosuch"], 1, "putonly-export: no AWS profile named 'nosuch' in your AWS config"),
+        (["--all", "--endpoint-url", "notaurl"], 2, "argument --endpoint-url: 'notaurl' is not an http(s) URL"),
     ],
 )
 def test_bad_input_is_one_clear_line(aws: LocalAws, args: list[str], code: int, message: str) -> None:
@@ -276,6 +278,36 @@ def test_bad_input_is_one_clear_line(aws: LocalAws, args: list[str], code: int, 
     assert result.returncode == code
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_identity_with_nothing_stored_is_named_and_a_malformed_one_explained(aws: LocalAws) -> None:
+    result = export(aws, "--identity", "us-east-1:visitor-1")
+    assert result.stdout == ""
+    assert result.stderr.splitlines()[-1] == (
+        "putonly-export: nothing stored for identity us-east-1:visitor-1; --identity 'us-east-1:visitor-1' is not a"
+        " Cognito identity id: expected <region>:<uuid>, lower case, e.g. us-east-1:0f1e2d3c-4b5a-4978-8796-a5b4c3d2e1f0"
+    )
+
+
+def test_a_reader_that_stops_early_ends_the_export_quietly(moto: MotoServer) -> None:
+    """`putonly-export ... | head`: once head has its lines, the export stops, with no traceback."""
+    aws = provision(moto, CDK_OUT, table_name="PutOnlyPipe")
+    ddb = moto.client("dynamodb")
+    for n in range(100):  # ~1 MB of rows: far more than a pipe holds
+        events = json.dumps([[f"p{n}-{i}", i, {"pad": "x" * 500}] for i in range(20)])
+        ddb.put_item(TableName=aws.table_name, Item=envelope.item(
+            identity=HOSTILE_VISITOR, sk=f"2026-01-01T00:00:{n % 60:02d}.{n:03d}Z#P{n:015d}", topic="pipe_play",
+            subject="s", events=events, count=20, first_ts=T0 + n, last_ts=T0 + n + 19,
+        ))  # fmt: skip
+    command = [sys.executable, "-m", "cdk_app.tools.export", "--table", aws.table_name, "--endpoint-url", aws.endpoint]
+    reader = subprocess.Popen(
+        [*command, "--all"], cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert reader.stdout is not None and reader.stderr is not None
+    assert json.loads(reader.stdout.readline())["topic"] == "pipe_play"
+    reader.stdout.close()
+    assert reader.wait(timeout=60) == 141  # 128 + SIGPIPE, as a shell reports a command that died of it
+    assert reader.stderr.read() == ""
 
 
 def test_missing_credentials_are_one_line(aws: LocalAws) -> None:
