@@ -168,6 +168,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tracker                  {tracker_origin}/v1/putonly.js")
         print(f"demo page                {page_url}   <- open this")
         print(f"envelopes are sent at most {args.max_delay} s after their first event (maxDelaySeconds, demo only)")
+        # The analysts' command against this stack: moto takes any key, but boto3 wants one.
+        print(
+            "read them    AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1 "
+            f".venv/bin/putonly-export --table {aws.table_name} --endpoint-url {moto.endpoint} --all"
+        )
         if args.check:
             return check(page_url, args.duration, moto, aws)
         print("Ctrl-C to stop.", flush=True)

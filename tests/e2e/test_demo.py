@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import socket
@@ -81,6 +82,15 @@ def test_page_shows_stored_events_and_ctrl_c_stops_everything(browser: Any) -> N
         )
         assert page.text_content("#error").startswith("TypeError: putonly: data.onEnd is a function")
         assert int(page.text_content("#stored")) >= 2
+        # The command the demo prints for reading what is stored, run as a user pastes it (paused and flushed first).
+        page.click("#play")
+        page.evaluate("() => putonly.flush()")
+        read = re.search(r"read them\s+(.+)", text).group(1)  # type: ignore[union-attr]
+        exported = subprocess.run(["bash", "-c", read], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert exported.returncode == 0, exported.stderr
+        rows = [json.loads(line) for line in exported.stdout.splitlines()]
+        assert {r["event_id"] for r in rows} >= set(page.evaluate("() => window.demo.tracked"))
+        assert {r["topic"] for r in rows} == {"song_player"}
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "demo.png"), full_page=True)
     finally:
