@@ -26,6 +26,9 @@ GSI_SORT_KEY = "gsi1sk"  # same value as sk
 # derived from the visitor. The setting allows at most this many; readers query every one of them, so a
 # deployment that changed the setting still finds every envelope.
 INDEX_SHARDS_MAX = 32
+# The most events the tracker puts in one envelope (the envelopeMaxEvents setting's highest value): readers refuse
+# items that claim more, so a forged item cannot make one page of an export millions of rows.
+EVENTS_MAX = 10_000
 TTL_ATTRIBUTE = "expires_at"  # epoch seconds; only when a retention is configured
 
 # What an envelope says, with each attribute's DynamoDB type; the index keys and the expiry derive from it.

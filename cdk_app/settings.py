@@ -29,6 +29,8 @@ MAX_ENVELOPE_BYTES = 350_000
 # Readers query every index shard up to envelope.INDEX_SHARDS_MAX (a pure module imports no other; the settings
 # test proves the two equal).
 MAX_INDEX_SHARDS = 32
+# Readers refuse envelopes of more events than envelope.EVENTS_MAX (the settings test proves the two equal).
+MAX_ENVELOPE_EVENTS = 10_000
 _CONSENT = ("granted", "denied")
 
 
@@ -115,7 +117,7 @@ _INT_RANGES = {
     "retentionDays": (0, 36_500),
     "maxEventBytes": (64, 65_536),
     "envelopeMaxBytes": (1_024, MAX_ENVELOPE_BYTES),
-    "envelopeMaxEvents": (1, 10_000),
+    "envelopeMaxEvents": (1, MAX_ENVELOPE_EVENTS),
     "maxDelaySeconds": (1, 3_600),
     "outboxMaxEvents": (100, 1_000_000),
     "outboxMaxBytes": (65_536, 500_000_000),

@@ -45,6 +45,10 @@ COLUMNS = ("event_id", "time", "ts_ms", "topic", "subject", "identity", "envelop
 REQUIRED_ACTIONS = ("dynamodb:DescribeTable", "dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchGetItem")
 # Index shards read at once: botocore keeps 10 connections per client (more would be opened and thrown away).
 INDEX_READERS = 10
+# Items turned into rows and written at a time, and the most index entries fetched as one page (one
+# BatchGetItem): forged items of up to 400 KB and EVENTS_MAX events each stay a bounded amount of memory.
+ITEMS_AT_ONCE = 25
+INDEX_PAGE_MAX = 100
 
 
 def parse_time(value: str, *, flag: str) -> str:
@@ -97,7 +101,9 @@ class Writer:
     def __init__(self, out: IO[str], fmt: str, *, header: bool) -> None:
         self.out = out
         self.fmt = fmt
-        self.csv = csv.DictWriter(out, fieldnames=COLUMNS) if fmt == "csv" else None
+        # Every cell quoted: a spreadsheet that splits on another separator (";" in many locales) never sees a
+        # cell start inside one of ours ("t;=1+1" stays one cell).
+        self.csv = csv.DictWriter(out, fieldnames=COLUMNS, quoting=csv.QUOTE_ALL) if fmt == "csv" else None
         if self.csv and header:
             self.csv.writeheader()
 
@@ -242,7 +248,7 @@ class Exporter:
                 if after and _index_order(entry) <= after:
                     continue
                 batch.append(entry)
-                if len(batch) == self.args.page_size:
+                if len(batch) == min(self.args.page_size, INDEX_PAGE_MAX):
                     yield self.full_items(batch), list(_index_order(entry))
                     batch = []
             yield self.full_items(batch), None
@@ -261,16 +267,26 @@ class Exporter:
                 return
 
     def full_items(self, keys_only: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The envelopes of index entries (the index holds only keys, count and times), in the entries' order."""
+        """The envelopes of index entries (the index holds only keys, count and times), in the entries' order.
+
+        The order is the entries', never read from the items: a guest may rewrite its item between the index
+        query and this read (without gsi1sk, say); an entry whose item is gone meanwhile is left out.
+        """
         keys = [{k: item[k] for k in (envelope.PARTITION_KEY, envelope.SORT_KEY)} for item in keys_only]
-        found: list[dict[str, Any]] = []
+        found: dict[tuple[str, str], dict[str, Any]] = {}
         for i in range(0, len(keys), 100):
             pending: dict[str, Any] = {self.table: {"Keys": keys[i : i + 100]}}
             while pending:
                 reply = self.client.batch_get_item(RequestItems=pending)
-                found.extend(reply["Responses"].get(self.table, []))
+                for item in reply["Responses"].get(self.table, []):
+                    found[_key(item)] = item
                 pending = reply.get("UnprocessedKeys") or {}
-        return sorted(found, key=_index_order)
+        return [found[k] for k in map(_key, keys) if k in found]
+
+
+def _key(item: dict[str, Any]) -> tuple[str, str]:
+    """The table key of an item (DynamoDB enforces both, as strings)."""
+    return item[envelope.PARTITION_KEY]["S"], item[envelope.SORT_KEY]["S"]
 
 
 def _index_order(item: dict[str, Any]) -> tuple[str, str]:
@@ -322,16 +338,19 @@ def run(args: argparse.Namespace) -> int:
         for items, last in exporter.pages(segment, checkpoint.segments.get(name)):
             if stop.is_set():
                 return  # interrupted: this page is not written, so the checkpoint still points before it
-            rows, skipped = sort_out(items, *found_under)
-            rows = [row for row in rows if in_range(row, args.since, args.until)]
             with checkpoint.lock:
-                writer.write(rows)
-                rejects.write(skipped)
-                checkpoint.rows += len(rows)
-                checkpoint.rejected += len(skipped)
+                # A few items at a time: an envelope may hold up to EVENTS_MAX events, so a page's rows at once
+                # could be millions (forged items of tiny events).
+                for i in range(0, len(items), ITEMS_AT_ONCE):
+                    rows, skipped = sort_out(items[i : i + ITEMS_AT_ONCE], *found_under)
+                    rows = [row for row in rows if in_range(row, args.since, args.until)]
+                    writer.write(rows)
+                    rejects.write(skipped)
+                    checkpoint.rows += len(rows)
+                    checkpoint.rejected += len(skipped)
+                    progress.update(len(rows))
                 checkpoint.segments[name] = last
                 checkpoint.save()
-            progress.update(len(rows))
 
     try:
         with ThreadPoolExecutor(max_workers=len(segments)) as pool:

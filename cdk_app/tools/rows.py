@@ -10,7 +10,9 @@ cells as formulas.
 
 from __future__ import annotations
 
+import base64
 import json
+import math
 import re
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -67,9 +69,16 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")  # Python's json would otherwise read NaN and Infinity
 
 
+def _finite(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):  # 1e999: Python reads it as inf, which no JSON can hold
+        raise ValueError(f"{_short(text, 20)} is beyond a double's range")
+    return number
+
+
 def _events(text: str) -> list[Any]:
     try:
-        events = json.loads(text, parse_constant=_no_constants)
+        events = json.loads(text, parse_constant=_no_constants, parse_float=_finite)
     except RecursionError:
         raise Rejected("events is nested too deeply to read") from None
     except ValueError as err:  # JSONDecodeError, NaN/Infinity, integers of more than 4,300 digits
@@ -97,7 +106,7 @@ def event_rows(item: dict[str, Any], *, topic: str | None = None, subject: str |
     if version != envelope.SCHEMA_VERSION:
         raise Rejected(f"schema version {version} is not {envelope.SCHEMA_VERSION}")
     first = _integer(item, envelope.FIRST_TS, 0, LAST_MS)
-    count = _integer(item, envelope.COUNT, 1, 2**63)
+    count = _integer(item, envelope.COUNT, 1, envelope.EVENTS_MAX)
     events = _events(_string(item, envelope.EVENTS) or "")
     if count != len(events):
         raise Rejected(f"count {count} disagrees with the {len(events)} events it holds")
@@ -128,8 +137,8 @@ def event_rows(item: dict[str, Any], *, topic: str | None = None, subject: str |
 
 def json_text(value: Any) -> str:
     """Compact JSON, non-ASCII as is; a string with a lone surrogate is written as JSON escapes (exact)."""
-    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    return json.dumps(value, separators=(",", ":")) if _SURROGATE.search(text) else text
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return json.dumps(value, separators=(",", ":"), allow_nan=False) if _SURROGATE.search(text) else text
 
 
 def cell(value: Any) -> str:
@@ -138,6 +147,14 @@ def cell(value: Any) -> str:
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
+def _base64(value: Any) -> str:
+    """Binary values (B, BS: a guest may store any type under an allowed name) as DynamoDB JSON writes them."""
+    if isinstance(value, bytes | bytearray):
+        return base64.b64encode(value).decode("ascii")
+    raise TypeError(f"{type(value).__name__} is not DynamoDB JSON")
+
+
 def reject_line(item: dict[str, Any], reason: str) -> str:
     """A rejects-file line: the reason and the raw item (DynamoDB JSON), ASCII-only so any content is writable."""
-    return json.dumps({"reason": reason, "item": item}, separators=(",", ":"), ensure_ascii=True) + "\n"
+    line = {"reason": reason, "item": item}
+    return json.dumps(line, separators=(",", ":"), ensure_ascii=True, default=_base64) + "\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import io
 import json
@@ -353,6 +354,8 @@ def _hostile_items() -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[s
         # a subject a spreadsheet would run, data and ids starting with - and @.
         _envelope(2, events={"S": json.dumps([["h2a", 0, {"text": "\udfff", "é": "\ud800x"}], ["h2b", 1, "\udfff"]])}),
         _envelope(3, subject=FORMULA, events={"S": json.dumps([["-h3a", 0, -5], ["@h3b", 1, "+1"]])}),
+        # A formula after a separator some spreadsheets split on (";"): only quoting keeps it in its cell.
+        _envelope(4, subject="t;=1+1", events={"S": json.dumps([["h4a", 0, 1], ["h4b", 1, 2]])}),
     ]
     bad = [
         _envelope(10, events={"S": "not json"}),
@@ -366,6 +369,14 @@ def _hostile_items() -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[s
         _envelope(18, first_ts={"S": str(T0)}),
         _envelope(19, first_ts={"N": f"{T0}.5"}),
         _envelope(20, events={"S": '[["h20a", 0, NaN], ["h20b", 1, 1]]'}),
+        # Any type under an allowed name: binary values (bytes in boto3) must not crash the rejects file.
+        _envelope(22, v={"B": b"\x00\xff"}),
+        {**_envelope(23), "topic": {"BS": [b"a", b"b"]}},
+        _envelope(24, events={"L": [{"B": b"x"}]}),
+        # More events than any envelope holds (a page of such items would be millions of rows), and a number
+        # Python reads as inf, which no JSON can hold.
+        _envelope(25, count={"N": "10001"}),
+        _envelope(26, events={"S": '[["h26a", 0, 1e999], ["h26b", 1, 1]]'}),
     ]
     misfiled = _envelope(21, topic="elsewhere", subject="other", **index_key)
     return good, [{**item, **index_key} for item in bad], misfiled
@@ -382,6 +393,11 @@ def hostile(moto: MotoServer) -> dict[str, Any]:
     # A misfiled envelope is an envelope of its own topic and subject: only an index query rejects it.
     expected = [row for item in [*good, misfiled] for row in event_rows(item)]
     return {"aws": aws, "good": good, "bad": bad, "misfiled": misfiled, "rows": expected}
+
+
+def _dynamodb_json(item: dict[str, Any]) -> Any:
+    """An item as DynamoDB JSON writes it: binary values in base64."""
+    return json.loads(json.dumps(item, default=lambda b: base64.b64encode(b).decode()))
 
 
 def _rejected(path: Path) -> dict[str, str]:
@@ -406,9 +422,14 @@ def test_malformed_items_are_rejected_and_every_envelope_exported(hostile: dict[
     stored = {item["sk"]["S"]: item for item in hostile["bad"]}
     for line in rejects.read_text().splitlines():
         raw = json.loads(line)["item"]
-        assert raw == stored[raw["sk"]["S"]], "the raw item, as stored"
+        assert raw == _dynamodb_json(stored[raw["sk"]["S"]]), "the raw item, as stored (binary as base64)"
     assert "count 3 disagrees with the 2 events it holds" in reasons[hostile["bad"][7]["sk"]["S"]]
     assert "events is not JSON" in reasons[hostile["bad"][0]["sk"]["S"]]
+    why = {item["sk"]["S"][-2:]: reasons[item["sk"]["S"]] for item in hostile["bad"]}
+    assert (why["22"], why["23"], why["24"]) == ("v is of type B, not a number", "topic is of type BS, not a string",
+                                                 "events is of type L, not a string")  # fmt: skip
+    assert why["25"] == "count '10001' is not an integer from 1 to 10000"
+    assert why["26"] == "events is not JSON ('1e999' is beyond a double's range)"
     assert not checkpoint.exists(), "the checkpoint moved past every reject to the end"
 
 
@@ -438,6 +459,7 @@ def test_csv_cells_a_spreadsheet_would_run_are_neutralised(hostile: dict[str, An
     assert set(by_id) >= {"'-h3a", "'@h3b"}
     assert by_id["'-h3a"]["subject"] == "'" + FORMULA
     assert (by_id["'-h3a"]["data"], by_id["'@h3b"]["data"]) == ("'-5", '"+1"')
+    assert by_id["h4a"]["subject"] == "t;=1+1" and '"t;=1+1"' in out.read_text(encoding="utf-8"), "quoted"
     # JSONL stays exact.
     exact = {r["event_id"]: r for r in jsonl(export(hostile["aws"], "--identity", HOSTILE_VISITOR).stdout)}
     assert (exact["-h3a"]["subject"], exact["-h3a"]["data"]) == (FORMULA, -5)

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from cdk_app.envelope import INDEX_SHARDS_MAX
-from cdk_app.settings import SettingsError, check_context_keys, parse_settings
+from cdk_app.envelope import EVENTS_MAX, INDEX_SHARDS_MAX
+from cdk_app.settings import MAX_ENVELOPE_EVENTS, SettingsError, check_context_keys, parse_settings
 from tests.helpers import CERT_ARN, ROOT, cdk_context
 
 ENVIRONMENTS = cdk_context()["putonly:environments"]
@@ -223,3 +223,10 @@ def test_make_synth_hands_its_args_to_cdk() -> None:
     )  # fmt: skip
     assert result.returncode != 0
     assert "putonly: setting writeCapUnits=0 (env dev) is not allowed: an integer from 1 to 40000" in result.stderr
+
+
+def test_envelopes_hold_no_more_events_than_readers_accept() -> None:
+    """Readers refuse items claiming more than envelope.EVENTS_MAX events: the setting allows no more."""
+    assert MAX_ENVELOPE_EVENTS == EVENTS_MAX
+    with pytest.raises(SettingsError, match=f"an integer from 1 to {EVENTS_MAX}$"):
+        parse_settings("dev", ENVIRONMENTS, {"envelopeMaxEvents": EVENTS_MAX + 1})

@@ -1,7 +1,8 @@
-"""The analyst policy allows exactly what the export CLI needs, and the CLI starts without aws_cdk."""
+"""The analyst policy allows exactly what the export CLI needs, the CLI starts without aws_cdk, and its pure parts."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import re
 import subprocess
@@ -9,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from cdk_app.tools.export import REQUIRED_ACTIONS, Checkpoint
+from cdk_app.tools.export import REQUIRED_ACTIONS, Checkpoint, Exporter
 from tests.helpers import ROOT, Deployment, managed_policy
 
 OPERATIONS = {"describe_table": "DescribeTable", "query": "Query", "scan": "Scan", "batch_get_item": "BatchGetItem"}
@@ -49,3 +50,20 @@ def test_a_checkpoint_keeps_the_rejected_count_across_a_rerun(tmp_path: Path) ->
     # A checkpoint written before rejects were counted resumes with none.
     path.write_text(json.dumps({"selection": selection, "segments": {}, "rows": 2}))
     assert Checkpoint.load(path, selection).rejected == 0
+
+
+class _RewrittenMeanwhile:
+    """A table whose items a guest rewrote between the index query and the read: no gsi1sk, another order, one gone."""
+
+    def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
+        keys = RequestItems["T"]["Keys"]
+        found = [{**key, "topic": {"S": "t"}} for key in reversed(keys) if key["sk"]["S"] != "gone"]
+        return {"Responses": {"T": found}}
+
+
+def test_index_entries_keep_their_order_whatever_the_items_now_hold() -> None:
+    """The order comes from the index entries: a rewritten item without gsi1sk once raised KeyError."""
+    exporter = Exporter(_RewrittenMeanwhile(), "T", argparse.Namespace())
+    entries = [{"pk": {"S": f"v{n}"}, "sk": {"S": sk}, "gsi1sk": {"S": sk}} for n, sk in enumerate(["a", "gone", "b"])]
+    items = exporter.full_items(entries)
+    assert [(i["pk"]["S"], i["sk"]["S"]) for i in items] == [("v0", "a"), ("v2", "b")]
