@@ -81,8 +81,9 @@ class AnalyticsExport(Construct):
         acknowledge(
             self.bucket.node.default_child,  # type: ignore[arg-type]
             "AwsSolutions-S1",
-            "Written only by DynamoDB's export service and Athena, both recorded in CloudTrail; the exports are "
-            "derived copies of the table, so per-object access logs would add cost without a new audit trail.",
+            "Written only by DynamoDB's export service and Athena, started by API calls CloudTrail records as "
+            "management events (ExportTableToPointInTime, StartQueryExecution); the exports are derived copies of "
+            "the table, so per-object access logs would add cost without a new audit trail.",
         )
         account = Stack.of(self).account
         self.database_name = "putonly"

@@ -75,8 +75,10 @@ class TrackerSite(Construct):
         acknowledge(
             bucket.node.default_child,  # type: ignore[arg-type]
             "AwsSolutions-S1",
-            "Holds only the public tracker build, written solely by CloudFormation deployments (recorded in "
-            "CloudTrail) and read solely by CloudFront; access logs would record nothing an owner acts on.",
+            "Holds only the public tracker build, written solely by the BucketDeployment copy function during "
+            "cdk deploy (the stack updates that run it are CloudTrail management events) and read solely by "
+            "CloudFront; versioning keeps every earlier object. Object writes are S3 data events: an owner who "
+            "wants them recorded enables CloudTrail data events on this bucket; access logs add nothing to that.",
         )
         return bucket
 
@@ -178,7 +180,8 @@ class TrackerSite(Construct):
         acknowledge(
             dist,
             "AwsSolutions-CFR2",
-            "Serves three small static, public, cacheable files with no write path behind them; Shield Standard "
+            "Serves the loader, the worker, config.json and their source maps: small, static, public, cacheable "
+            "files with no write path behind them; Shield Standard "
             "covers volumetric abuse and the events table has its own write cap, so WAF would only add cost.",
         )
         acknowledge(
@@ -230,7 +233,8 @@ class TrackerSite(Construct):
             (
                 "Resource::*",
                 "CDK's BucketDeployment copy function invalidates the loader and config.json in CloudFront after a "
-                "deploy; cloudfront:CreateInvalidation/GetInvalidation take no resource narrower than the account.",
+                "deploy, and aws-cdk-lib generates its cloudfront:CreateInvalidation/GetInvalidation grant on * "
+                "with no option to name the distribution; invalidating only drops cached copies of public files.",
             ),
         ):
             acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
