@@ -26,7 +26,7 @@ help: ## list the targets
 setup: $(VENV_STAMP) $(NODE_STAMP) $(WEB_STAMP) web chromium ## install everything (idempotent)
 
 $(VENV_STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
-	@echo "==> Python venv ($(VENV)) with pinned requirements"
+	@echo "==> Python venv ($(VENV)) with pinned requirements (about a minute on a fresh machine)"
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
