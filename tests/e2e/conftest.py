@@ -64,6 +64,9 @@ def page_origin(tracker_origin: str, moto: MotoServer) -> Iterator[str]:
     policies = {
         "/csp": strict,
         "/csp-no-worker": strict.replace("worker-src blob:", "worker-src 'none'"),
+        # connect-src without the tracker (config.json), or without the AWS endpoints.
+        "/csp-no-tracker-fetch": strict.replace(f"connect-src {tracker_origin} ", "connect-src "),
+        "/csp-no-aws": strict.replace(f" {moto.endpoint}", ""),
     }
 
     class Page(SimpleHTTPRequestHandler):

@@ -57,13 +57,65 @@ def test_stub_queue_calls_made_before_the_script_loaded_are_kept(
             window.sent = [];
             putonly.addEventListener('sent', (e) => sent.push(...e.detail.ids));
             window.early = putonly.track('early_call', {n: 1}, {subject: 'stub'});
+            // A method taken off the stub works too (it once used "this").
+            const {track} = putonly;
+            track('early_call', {n: 2}, {subject: 'stub'});
         }"""
     )
     page.wait_for_function(READY)
     page.evaluate("() => putonly.flush()")
-    assert [e["data"] for e in stored_events(aws, moto) if e["topic"] == "early_call"] == [{"n": 1}]
-    (stored,) = [e["id"] for e in stored_events(aws, moto) if e["topic"] == "early_call"]
-    assert page.evaluate("() => sent") == [stored], "a listener added through the stub hears of the write"
+    early = [e for e in stored_events(aws, moto) if e["topic"] == "early_call"]
+    assert sorted(e["data"]["n"] for e in early) == [1, 2]
+    assert sorted(page.evaluate("() => sent")) == sorted(e["id"] for e in early), (
+        "a listener added through the stub hears"
+    )
+
+
+def test_the_first_call_of_a_page_is_checked_too(context: Any, page_origin: str) -> None:
+    """Before: a first track() with an undefined topic matched the loader's initial "last topic" and passed."""
+    page = open_page(context, page_origin)
+    outcome = page.evaluate(
+        """() => [() => putonly.track(undefined, {a: 1}), () => putonly.track()].map((call) => {
+            try { return 'returned ' + call(); } catch (e) { return e.name + ': ' + e.message; }
+        })"""
+    )
+    assert (
+        outcome
+        == ['TypeError: putonly: topic "undefined" (undefined) must be a string matching /^[a-z][a-z0-9_.-]{0,63}$/']
+        * 2
+    )
+
+
+def test_a_fourth_argument_does_not_set_the_time(
+    context: Any, page_origin: str, aws: LocalAws, moto: MotoServer
+) -> None:
+    page = open_page(context, page_origin)
+    before = page.evaluate("() => Date.now()")
+    page.evaluate("async () => { putonly.track('fourth_argument', {}, undefined, 5); await putonly.flush(); }")
+    (event,) = [e for e in stored_events(aws, moto) if e["topic"] == "fourth_argument"]
+    assert event["ts"] >= before, "stored at the time of the call, not at 1970-01-01T00:00:00.005Z"
+
+
+def test_flush_and_identity_answer_within_a_minute_while_config_json_keeps_failing(
+    context: Any, page_origin: str
+) -> None:
+    """A first visit waits for config.json before anything else; before, flush() and identity() waited forever."""
+    context.route("**/v1/config.json", lambda route: route.abort())
+    page = context.new_page()
+    page.goto(page_origin + "/")
+    page.wait_for_function(READY)
+    started = time.monotonic()
+    outcomes = page.evaluate(
+        """() => {
+            putonly.track('no_config', {});
+            const settled = (p) => p.then((v) => 'resolved ' + v, (e) => e.message);
+            const hung = new Promise((r) => setTimeout(() => r(['still pending after 90 s']), 90_000));
+            return Promise.race([Promise.all([settled(putonly.flush()), settled(putonly.identity())]), hung]);
+        }"""
+    )
+    elapsed = time.monotonic() - started
+    assert outcomes == ["putonly: no answer within 60 s (last error: config.json: Failed to fetch)"] * 2
+    assert 59 < elapsed < 75
 
 
 def test_a_worker_that_cannot_load_is_reported_and_flush_rejects(context: Any, page_origin: str) -> None:
@@ -129,7 +181,7 @@ def test_invalid_calls_throw_precise_errors_and_valid_ones_around_them_are_store
     assert errors[4].startswith("TypeError: putonly: data.n is a BigInt")
     assert errors[5].startswith("TypeError: putonly: data.self refers back to itself")
     assert errors[6].startswith("TypeError: putonly: data.x is NaN")
-    assert errors[7].startswith("TypeError: putonly: data.when is a Date")
+    assert errors[7].startswith("TypeError: putonly: data.when is an instance of Date, not a plain object")
     assert errors[8] == "RangeError: putonly: data is 9002 bytes as JSON; the limit is 8192"
     assert errors[9].startswith("TypeError: putonly: subject must be a string or a safe integer")
     assert errors[10].startswith("RangeError: putonly: subject must be 1 to 256 characters")

@@ -46,6 +46,38 @@ def test_a_policy_without_blob_workers_is_reported_not_thrown(context: Any, page
     assert page_errors == [], "the loader threw on the page"
 
 
+def _page_hearing_errors(context: Any, url: str) -> Any:
+    page = context.new_page()
+    page.goto(url)
+    page.evaluate(
+        "() => { window.errors = []; putonly.addEventListener('error', (e) => errors.push(e.detail.message)); }"
+    )
+    page.wait_for_function(READY)
+    return page
+
+
+def test_a_policy_refusing_the_trackers_config_is_reported_and_flush_rejects(context: Any, page_origin: str) -> None:
+    """Before: track() went on returning ids, and flush() and identity() never settled, with no word why."""
+    page = _page_hearing_errors(context, page_origin + "/csp-no-tracker-fetch")
+    page.wait_for_function("() => errors.length > 0", timeout=10_000)
+    (message,) = page.evaluate("() => errors")
+    assert message.startswith("putonly: http://127.0.0.1:") and message.endswith(
+        "/v1/config.json is refused by the page's Content-Security-Policy (connect-src)"
+    )
+    assert page.evaluate("() => putonly.flush().then(() => 'resolved', (e) => e.message)") == message
+    assert page.evaluate("() => putonly.track('never_kept', {})") is None
+
+
+def test_a_policy_refusing_the_aws_endpoints_names_them(context: Any, page_origin: str, moto: MotoServer) -> None:
+    """Events wait in the outbox (a page of the site that allows AWS sends them); the page hears why not here."""
+    page = _page_hearing_errors(context, page_origin + "/csp-no-aws")
+    assert page.evaluate("() => putonly.track('csp_no_aws', {})") is not None
+    page.wait_for_function("() => errors.length > 0", timeout=10_000)
+    assert page.evaluate("() => errors") == [
+        f"putonly: {moto.endpoint}/ is refused by the page's Content-Security-Policy (connect-src)"
+    ]
+
+
 def test_each_visitor_writes_only_its_own_partition(
     browser: Any, page_origin: str, aws: LocalAws, moto: MotoServer
 ) -> None:

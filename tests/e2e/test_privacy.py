@@ -125,6 +125,16 @@ def test_identity_is_the_partition_and_reset_starts_a_new_one(
     )
     (stored,) = topic_events(aws, moto, "privacy_identity")
     assert first["identity"] == stored["pk"]
+    dropped = page.evaluate(
+        """async () => {
+            const drops = [];
+            putonly.addEventListener('drop', (e) => drops.push(e.detail));
+            const id = putonly.track('privacy_dropped', {n: 0});
+            await putonly.reset();
+            return {id, drops};
+        }"""
+    )
+    assert dropped["drops"] == [{"ids": [dropped["id"]], "reason": "reset"}], "the page hears what reset() dropped"
     second = page.evaluate(
         """async () => {
             await putonly.reset();

@@ -67,20 +67,19 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
     send();
   };
 
-  // The last topic and subject that passed: most calls repeat them, and then they are not checked again.
+  // The last topic and subject that passed: most calls repeat them, and then they are not checked again. NaN
+  // equals nothing, itself included: until a topic passes, every one is checked (undefined too).
   /** @type {unknown} */
-  let lastTopic;
+  let lastTopic = NaN;
   /** @type {unknown} */
   let lastGiven = null;
   let subject = '';
 
   /**
-   * Records one event. Returns its id, or null when tracking is off (consent withdrawn).
-   * @param {string} topic what happened, e.g. "song_player" (lower case letters, digits, _ . -)
-   * @param {unknown} data any JSON value (plain objects, arrays, strings, finite numbers, booleans, null)
-   * @param {{subject?: string | number}} [options] what it happened to, e.g. {subject: "song-123"}
+   * Records one event at ``ts`` (now, or when the stub queued it). Returns its id, or null when tracking is off.
+   * @param {any} topic @param {unknown} data @param {any} options @param {number} ts
    */
-  api.track = (topic, data, options, ts = now()) => {
+  const record = (topic, data, options, ts) => {
     if (topic !== lastTopic) lastTopic = checkTopic(topic);
     if (options !== undefined && (!options || typeof options !== 'object' || Array.isArray(options))) {
       fail(TypeError, 'options must be an object: {subject}');
@@ -101,6 +100,13 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
     outgoing.push(id, ts - since, topic, subject, bytes, json);
     return id;
   };
+  /**
+   * Records one event. Returns its id, or null when tracking is off (no consent).
+   * @param {string} topic what happened, e.g. "song_player" (lower case letters, digits, _ . -)
+   * @param {unknown} data any JSON value (plain objects, arrays, strings, finite numbers, booleans, null)
+   * @param {{subject?: string | number}} [options] what it happened to, e.g. {subject: "song-123"}
+   */
+  api.track = (topic, data, options) => record(topic, data, options, now());
 
   /** Asks the worker; its reply settles the Promise. @param {string} t */
   const ask = (t) => {
@@ -144,7 +150,7 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
 
   let heard = false;
   // Before the worker has said anything, an error means it never ran (e.g. a CSP refusing blob: workers).
-  if (worker) worker.onerror = (e) => void (heard || die(e.message || 'blocked'));
+  if (worker) worker.onerror = (e) => void (heard || die(e.message || "refused (does the page's Content-Security-Policy allow worker-src blob:?)"));
   if (worker) worker.onmessage = ({ data }) => {
     heard = true;
     if (data.t === 'dead') {
@@ -166,8 +172,9 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
       waiting.delete(data.n);
       if (waiter) data.error ? waiter.reject(new Error(data.error)) : waiter.resolve(data.value);
     } else {
-      if (data.envelope) copies.delete(data.envelope);
-      emit(data.t, data); // sent, drop, error
+      const { t, ...detail } = data;
+      if (detail.envelope) copies.delete(detail.envelope);
+      emit(t, detail); // sent, drop, error
     }
   };
 
@@ -202,7 +209,7 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
   // Calls made through the snippet's stub before this script loaded, in order, with their own times.
   for (const [name, args, ts] of (stub && stub.q) || []) {
     try {
-      name === 'track' ? api.track(args[0], args[1], args[2], now(ts)) : api[name](...args);
+      name === 'track' ? record(args[0], args[1], args[2], now(ts)) : api[name](...args);
     } catch (err) {
       emit('error', { ids: [], message: /** @type {Error} */ (err).message });
     }

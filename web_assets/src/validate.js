@@ -141,7 +141,7 @@ function write(value, seen) {
       json = `[${json}]`;
     } else {
       const proto = Object.getPrototypeOf(object);
-      if (proto !== Object.prototype && proto && Object.getPrototypeOf(proto)) throw new Problem(`is a ${proto.constructor?.name}, not a plain object; convert it first`);
+      if (proto !== Object.prototype && proto && Object.getPrototypeOf(proto)) throw new Problem(`is an instance of ${proto.constructor?.name}, not a plain object; convert it first`);
       json = '{';
       for (key of Object.keys(object)) {
         let head = heads.get(key);

@@ -23,7 +23,7 @@ const COPY_MAX_AGE_MS = 5 * 60_000;
 const HANDOFF_MS = 5_000;
 const LOCK_PREFIX = 'putonly-owner:';
 // Messages for the page; report() and reply() put 'putonly: ' in front.
-const CONSENT_OFF = 'tracking is off (consent withdrawn)';
+const CONSENT_OFF = 'tracking is off (no consent)';
 // Property names that end in _ are this bundle's own (never stored, never in a message): esbuild shortens them.
 
 /**
@@ -203,7 +203,24 @@ function clearCopies() {
 }
 
 /** @param {any} data */
-const receive = (data) => (inbox = inbox.then(() => handle(data)).catch(fault));
+const receive = (data) => {
+  // A request is answered within a minute even when its turn has not come (a first visit whose config.json
+  // keeps failing: nothing is handled before the config).
+  const late = data.n && setTimeout(() => reply(data.n, `no answer within ${FLUSH_TIMEOUT_MS / 1000} s (last error: ${lastError || 'none'})`), FLUSH_TIMEOUT_MS);
+  inbox = inbox.then(() => (clearTimeout(late), handle(data))).catch(fault);
+};
+/** Where config.json is, and the URLs the page's Content-Security-Policy refused (each is told once). */
+let configUrl = '';
+const blocked = new Set();
+// A blob worker has the page's CSP. Refused config.json: tracking cannot start on this page (as for CORS);
+// refused AWS endpoints: events wait in the outbox for a page that allows them.
+self.addEventListener('securitypolicyviolation', ({ blockedURI, effectiveDirective }) => {
+  if (blocked.has(blockedURI)) return;
+  blocked.add(blockedURI);
+  const message = `${blockedURI} is refused by the page's Content-Security-Policy (${effectiveDirective})`;
+  if (blockedURI === configUrl) post({ t: 'dead', message: `putonly: ${message}` });
+  else report([], message);
+});
 self.onmessage = (/** @type {MessageEvent} */ { data }) => (data.t === 'init' ? start(data.base, data.gpc).catch(fault) : receive(data));
 tabs.onmessage = ({ data }) => {
   if (data?.putonly === 'consent' && typeof data.value === 'boolean') receive({ t: 'consent', value: data.value, elsewhere_: true });
@@ -243,8 +260,11 @@ function handle(data) {
   else if (t === 'consent') return setConsent((stored = Boolean(data.value)), !data.elsewhere_); // may open the outbox: later messages wait
   else if (t === 'identity') serial(async () => reply(n, '', (outbox && (await meta(ID))) ?? null));
   else if (t === 'reset') {
-    // Forgets the identity and the outbox: the next event starts a new identity (a new partition).
+    // Forgets the identity and the outbox: the next event starts a new identity (a new partition). The page
+    // hears which of its events are gone (a drop event, no warning: it asked for this).
+    const ids = [...pending];
     forget('reset() dropped the events not stored yet');
+    if (ids.length) post({ t: 'drop', ids, reason: 'reset' });
     credentials?.invalidate();
     serial(async () => {
       if (outbox) await meta(ID, () => undefined);
@@ -329,7 +349,7 @@ async function run() {
 
 /** @param {string} base */
 async function fetchConfig(base) {
-  const url = new URL('config.json', base).href;
+  const url = (configUrl = new URL('config.json', base).href);
   for (let attempt = 0; ; attempt++) {
     try {
       const response = await fetch(url, { cache: 'no-cache' });

@@ -42,8 +42,8 @@ test('data: what JSON would change or lose is refused, naming where it is', () =
     [{ x: Infinity }, TypeError, /data\.x is Infinity/],
     [{ u: undefined }, TypeError, /data\.u is undefined/],
     [cycle, TypeError, /data\.a\.back refers back to itself/],
-    [{ d: new Date(0) }, TypeError, /data\.d is a Date, not a plain object/],
-    [new Map(), TypeError, /data is a Map/],
+    [{ d: new Date(0) }, TypeError, /data\.d is an instance of Date, not a plain object/],
+    [new Map(), TypeError, /data is an instance of Map/],
     [{ s: Symbol('x') }, TypeError, /data\.s is a symbol/],
   ];
   for (const [data, type, message] of cases) assert.throws(() => serializeData(data), { name: type.name, message });
