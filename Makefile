@@ -78,7 +78,7 @@ bench: synth $(BENCH_STAMP) ## measure size, main-thread cost, requests/WRU, thr
 	$(PY) bench/run.py $(ARGS)
 
 smoke: setup ## guest flow + refusals against the deployed ENV stacks (ARGS=--local: against the local stack)
-	$(if $(findstring --local,$(ARGS)),$(MAKE) synth && $(PY) -m cdk_app.local.smoke $(filter-out --local,$(ARGS)),\
+	$(if $(findstring --local,$(ARGS)),$(MAKE) synth ARGS= && $(PY) -m cdk_app.local.smoke $(filter-out --local,$(ARGS)),\
 	  $(PY) -m cdk_app.tools.smoke --stack-prefix PutOnly-$(ENV) $(ARGS))
 
 lint: setup ## ruff (lint + format check) and mypy

@@ -10,7 +10,11 @@ from constructs import Construct
 
 
 def private_bucket(scope: Construct, construct_id: str, *, destroy_on_removal: bool, **options: Any) -> s3.Bucket:
-    """All public access blocked, TLS enforced, S3-managed encryption; ``options`` add to that."""
+    """All public access blocked, TLS enforced, S3-managed encryption; ``options`` add to that.
+
+    Destroyed with its stack (removalPolicy destroy), it is emptied first, every object version included:
+    CloudFormation cannot delete a bucket that holds anything, so ``cdk destroy`` would fail on it.
+    """
     return s3.Bucket(
         scope,
         construct_id,
@@ -18,5 +22,6 @@ def private_bucket(scope: Construct, construct_id: str, *, destroy_on_removal: b
         enforce_ssl=True,
         encryption=s3.BucketEncryption.S3_MANAGED,
         removal_policy=RemovalPolicy.DESTROY if destroy_on_removal else RemovalPolicy.RETAIN,
+        auto_delete_objects=destroy_on_removal,
         **options,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
 from aws_cdk import aws_dynamodb as dynamodb
@@ -133,13 +133,35 @@ class EventsMonitoring(Construct):
         }
 
     def _notify(self, alarm_email: str) -> sns.Topic:
-        """An encrypted, TLS-only topic that mails every alarm to ``alarm_email``."""
+        """An encrypted, TLS-only topic that mails every alarm to ``alarm_email``.
+
+        Its key is a customer-managed one whose policy lets CloudWatch use it: CloudWatch cannot publish to a
+        topic encrypted with the AWS-managed alias/aws/sns key (its policy cannot be changed), and then no alarm
+        would ever reach anyone.
+        """
+        key = kms.Key(
+            self,
+            "AlarmKey",
+            description="PutOnly alarm topic: lets CloudWatch alarms publish to it",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.DESTROY,  # it encrypts transient notices only
+        )
+        account = Stack.of(self).account
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": account}},
+            )
+        )
         topic = sns.Topic(
             self,
             "AlarmTopic",
             display_name="PutOnly alarms",
             enforce_ssl=True,
-            master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
+            master_key=key,
         )
         topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
         for each in self.alarms.values():

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aws_cdk import DefaultStackSynthesizer, Duration, Stack, Token
+from aws_cdk import DefaultStackSynthesizer, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
 from constructs import Construct
@@ -67,7 +68,7 @@ class TrackerSite(Construct):
         self.loader_url = f"https://{self.domain_name}/{LOADER_KEY}"
         self.snippet = snippet(dist_dir, self.loader_url)
         self._acknowledge_distribution(custom_domain=domain_name is not None)
-        workers = self._publish(dist_dir, config)
+        workers = self._publish(dist_dir, config, destroy_on_removal=destroy_on_removal)
         self._acknowledge_deployment_handler(workers)
 
     def _bucket(self, *, destroy_on_removal: bool) -> s3.Bucket:
@@ -140,8 +141,18 @@ class TrackerSite(Construct):
             minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021 if certificate else None,
         )
 
-    def _publish(self, dist_dir: str, config: Mapping[str, Any]) -> s3deploy.BucketDeployment:
+    def _publish(
+        self, dist_dir: str, config: Mapping[str, Any], *, destroy_on_removal: bool
+    ) -> s3deploy.BucketDeployment:
         """Copies the build and config.json into the bucket; returns the workers' deployment."""
+        # The copy function's logs: a month, and gone with the stack where everything else is (else CDK keeps
+        # them two years, past `cdk destroy`).
+        deploy_logs = logs.LogGroup(
+            self,
+            "DeployLogs",
+            retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=RemovalPolicy.DESTROY if destroy_on_removal else RemovalPolicy.RETAIN,
+        )
         # Hashed worker files first and never pruned: pages holding an older loader keep working.
         workers = s3deploy.BucketDeployment(
             self,
@@ -152,6 +163,7 @@ class TrackerSite(Construct):
             include=[WORKER_GLOB],
             cache_control=[s3deploy.CacheControl.from_string(IMMUTABLE_CACHE)],
             prune=False,
+            log_group=deploy_logs,
         )
         entry = s3deploy.BucketDeployment(
             self,
@@ -161,6 +173,7 @@ class TrackerSite(Construct):
             exclude=[WORKER_GLOB, "build.json", SNIPPET_FILE],
             cache_control=[s3deploy.CacheControl.from_string(SHORT_CACHE)],
             prune=False,
+            log_group=deploy_logs,
             distribution=self.distribution,
             distribution_paths=[f"/{LOADER_KEY}", f"/{CONFIG_KEY}"],
         )

@@ -54,7 +54,15 @@ def test_without_an_email_there_is_no_topic(dev: Deployment) -> None:
 def test_email_notices_through_an_encrypted_tls_only_topic(with_domain: Deployment) -> None:
     topic_id = next(k for k, v in with_domain.data["Resources"].items() if v["Type"] == "AWS::SNS::Topic")
     topic = with_domain.data["Resources"][topic_id]["Properties"]
-    assert "alias/aws/sns" in json.dumps(topic["KmsMasterKeyId"])
+    # A key CloudWatch may use: with the AWS-managed alias/aws/sns key, CloudWatch cannot publish at all.
+    (key_id,) = [k for k, v in with_domain.data["Resources"].items() if v["Type"] == "AWS::KMS::Key"]
+    assert topic["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    key = with_domain.data["Resources"][key_id]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    (statement,) = [s for s in key["KeyPolicy"]["Statement"] if s.get("Sid") == "CloudWatchAlarmsPublish"]
+    assert statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert sorted(statement["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}}
     subscription = one(with_domain.data, "AWS::SNS::Subscription")["Properties"]
     assert (subscription["Protocol"], subscription["Endpoint"]) == ("email", "ops@example.com")
     policy = one(with_domain.data, "AWS::SNS::TopicPolicy")["Properties"]["PolicyDocument"]["Statement"]

@@ -33,7 +33,36 @@ def test_bucket_is_private_encrypted_and_versioned(dev: Deployment) -> None:
     assert "WebsiteConfiguration" not in bucket
 
 
-def test_bucket_policy_denies_plain_http_and_admits_only_this_distribution(dev: Deployment) -> None:
+def test_a_destroyed_stack_empties_its_versioned_bucket_first(dev: Deployment, prod: Deployment) -> None:
+    """CloudFormation cannot delete a bucket that holds objects (or old versions): `make destroy` on dev failed."""
+    bucket_id = _bucket_id(dev.site)
+    (emptier,) = resources(dev.site, "Custom::S3AutoDeleteObjects")
+    assert emptier["Properties"]["BucketName"] == {"Ref": bucket_id}
+    assert dev.site["Resources"][bucket_id]["DeletionPolicy"] == "Delete"
+    # The bucket policy lets only the emptying function's role list and delete, nothing else.
+    statements = one(dev.site, "AWS::S3::BucketPolicy")["Properties"]["PolicyDocument"]["Statement"]
+    (emptying,) = [s for s in statements if s["Effect"] == "Allow" and "AWS" in s["Principal"]]
+    assert "CustomS3AutoDeleteObjectsCustomResourceProviderRole" in json.dumps(emptying["Principal"])
+    assert not [
+        a
+        for a in emptying["Action"]
+        if not a.startswith(("s3:DeleteObject", "s3:GetBucket", "s3:List", "s3:PutBucketPolicy"))
+    ]
+    # prod keeps the bucket and everything in it.
+    assert resources(prod.site, "Custom::S3AutoDeleteObjects") == []
+    assert prod.site["Resources"][_bucket_id(prod.site)]["DeletionPolicy"] == "Retain"
+
+
+def test_the_deploy_functions_logs_last_a_month_and_go_with_a_destroyed_stack(
+    dev: Deployment, prod: Deployment
+) -> None:
+    for deployment, policy in ((dev, "Delete"), (prod, "Retain")):
+        (group,) = resources(deployment.site, "AWS::Logs::LogGroup")
+        assert (group["Properties"]["RetentionInDays"], group["DeletionPolicy"]) == (30, policy)
+
+
+def test_bucket_policy_denies_plain_http_and_admits_only_this_distribution(prod: Deployment) -> None:
+    dev = prod  # (dev adds the emptying function's statement: the test above)
     statements = one(dev.site, "AWS::S3::BucketPolicy")["Properties"]["PolicyDocument"]["Statement"]
     deny, allow = statements
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
