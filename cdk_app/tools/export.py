@@ -376,8 +376,9 @@ def run(args: argparse.Namespace) -> int:
         )
         if args.identity and not checkpoint.rows and not checkpoint.rejected:
             problem = identity_problem(args.identity)
+            when = " in that time range" if args.since or args.until else ""
             print(
-                f"{PROG}: nothing stored for identity {args.identity}" + (f"; {problem}" if problem else ""),
+                f"{PROG}: nothing stored for identity {args.identity}{when}" + (f"; {problem}" if problem else ""),
                 file=sys.stderr,
             )
     if checkpoint.rejected:  # even with --quiet: data that was not exported

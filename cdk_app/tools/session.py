@@ -72,11 +72,11 @@ def session(profile: str | None, region: str | None) -> Any:
     """A boto3 session (standard credential chain) whose region comes from --region, AWS_REGION or the profile."""
     try:
         found = boto3.Session(profile_name=profile, region_name=region or os.environ.get("AWS_REGION"))
-    except ProfileNotFound:
-        raise ToolError(
-            f"no AWS profile named {profile!r} in your AWS config files (--profile or AWS_PROFILE)"
-        ) from None
-    if found.region_name is None:
+        named = found.region_name  # an unknown AWS_PROFILE is found out only here
+    except ProfileNotFound as err:
+        name = err.kwargs.get("profile", profile)
+        raise ToolError(f"no AWS profile named {name!r} in your AWS config files (--profile or AWS_PROFILE)") from None
+    if named is None:
         raise ToolError(NO_REGION)
     return found
 

@@ -75,6 +75,8 @@ def page_origin(tracker_origin: str, moto: MotoServer) -> Iterator[str]:
             self.send_header("Content-Type", "text/html; charset=utf-8")
             if self.path in policies:
                 self.send_header("Content-Security-Policy", policies[self.path])
+            if self.path == "/csp-report-only":  # refuses the tracker and AWS, but only reports it
+                self.send_header("Content-Security-Policy-Report-Only", "connect-src 'self'")
             self.end_headers()
             self.wfile.write(html)
 

@@ -57,15 +57,15 @@ def test_stub_queue_calls_made_before_the_script_loaded_are_kept(
             window.sent = [];
             putonly.addEventListener('sent', (e) => sent.push(...e.detail.ids));
             window.early = putonly.track('early_call', {n: 1}, {subject: 'stub'});
-            // A method taken off the stub works too (it once used "this").
-            const {track} = putonly;
-            track('early_call', {n: 2}, {subject: 'stub'});
+            // A method taken off the stub works too (it once used "this"), also once the loader is in.
+            window.detached = putonly.track;
+            detached('early_call', {n: 2}, {subject: 'stub'});
         }"""
     )
     page.wait_for_function(READY)
-    page.evaluate("() => putonly.flush()")
+    page.evaluate("async () => { detached('early_call', {n: 3}, {subject: 'stub'}); await putonly.flush(); }")
     early = [e for e in stored_events(aws, moto) if e["topic"] == "early_call"]
-    assert sorted(e["data"]["n"] for e in early) == [1, 2]
+    assert sorted(e["data"]["n"] for e in early) == [1, 2, 3]
     assert sorted(page.evaluate("() => sent")) == sorted(e["id"] for e in early), (
         "a listener added through the stub hears"
     )

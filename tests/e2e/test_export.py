@@ -22,10 +22,14 @@ from cdk_app.tools.rows import cell, event_rows
 from tests.helpers import CDK_OUT, ENV, IDENTITY_OF_PAGE, ROOT, open_page
 
 
-def export(aws: LocalAws, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def export(
+    aws: LocalAws, *args: str, check: bool = True, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "cdk_app.tools.export"]
     command += ["--table", aws.table_name, "--endpoint-url", aws.endpoint, *args]
-    result = subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=120, check=False)
+    result = subprocess.run(
+        command, cwd=ROOT, env={**ENV, **(env or {})}, capture_output=True, text=True, timeout=120, check=False
+    )
     if check:
         assert result.returncode == 0, result.stderr
     return result
@@ -271,14 +275,24 @@ def test_resume_across_index_shards(aws: LocalAws, moto: MotoServer, tmp_path: P
         (["--all", "--checkpoint", "c.json"], 2, "--checkpoint needs --output"),
         ([], 2, "one of the arguments --topic --identity --all is required"),
         (["--all", "--profile", "nosuch"], 1, "putonly-export: no AWS profile named 'nosuch' in your AWS config"),
+        (["--all", "AWS_PROFILE=gone"], 1, "putonly-export: no AWS profile named 'gone' in your AWS config"),
         (["--all", "--endpoint-url", "notaurl"], 2, "argument --endpoint-url: 'notaurl' is not an http(s) URL"),
     ],
 )
 def test_bad_input_is_one_clear_line(aws: LocalAws, args: list[str], code: int, message: str) -> None:
-    result = export(aws, *args, check=False)
+    env = dict(a.split("=", 1) for a in args if a.startswith("AWS_"))  # set in the environment, not a flag
+    result = export(aws, *[a for a in args if not a.startswith("AWS_")], check=False, env=env)
     assert result.returncode == code
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_an_identity_with_nothing_in_the_time_range_says_so(aws: LocalAws, tracked: dict[str, Any]) -> None:
+    result = export(aws, "--identity", tracked["identity"], "--since", "2099-01-01")
+    assert (
+        result.stderr.splitlines()[-1]
+        == f"putonly-export: nothing stored for identity {tracked['identity']} in that time range"
+    )
 
 
 def test_an_identity_with_nothing_stored_is_named_and_a_malformed_one_explained(aws: LocalAws) -> None:

@@ -78,6 +78,16 @@ def test_a_policy_refusing_the_aws_endpoints_names_them(context: Any, page_origi
     ]
 
 
+def test_a_report_only_policy_refuses_nothing(context: Any, page_origin: str, aws: LocalAws, moto: MotoServer) -> None:
+    """Chromium reports its would-be refusals to the worker too; they must not stop tracking."""
+    page = _page_hearing_errors(context, page_origin + "/csp-report-only")
+    ids = page.evaluate(
+        "async () => { const ids = [putonly.track('csp_report_only', {})]; await putonly.flush(); return ids; }"
+    )
+    assert {e["id"] for e in stored_events(aws, moto) if e["topic"] == "csp_report_only"} == set(ids)
+    assert page.evaluate("() => errors") == []
+
+
 def test_each_visitor_writes_only_its_own_partition(
     browser: Any, page_origin: str, aws: LocalAws, moto: MotoServer
 ) -> None:

@@ -206,13 +206,18 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
   post({ t: 'init', base, gpc: !consented });
 
   w.putonly = api;
-  // Calls made through the snippet's stub before this script loaded, in order, with their own times.
-  for (const [name, args, ts] of (stub && stub.q) || []) {
+  // Calls made through the snippet's stub before this script loaded, in order, with their own times; and
+  // those made later through one of its methods a page kept (const {track} = putonly), as they come.
+  const replay = (/** @type {[string, any[], number]} */ [name, args, ts]) => {
     try {
       name === 'track' ? record(args[0], args[1], args[2], now(ts)) : api[name](...args);
     } catch (err) {
       emit('error', { ids: [], message: /** @type {Error} */ (err).message });
     }
+  };
+  if (stub && stub.q) {
+    stub.q.forEach(replay);
+    stub.q.push = replay;
   }
   // After the replay, so listeners added through the stub hear it too.
   if (!worker) emit('error', { ids: [], message: dead });

@@ -205,17 +205,22 @@ function clearCopies() {
 /** @param {any} data */
 const receive = (data) => {
   // A request is answered within a minute even when its turn has not come (a first visit whose config.json
-  // keeps failing: nothing is handled before the config).
-  const late = data.n && setTimeout(() => reply(data.n, `no answer within ${FLUSH_TIMEOUT_MS / 1000} s (last error: ${lastError || 'none'})`), FLUSH_TIMEOUT_MS);
-  inbox = inbox.then(() => (clearTimeout(late), handle(data))).catch(fault);
+  // keeps failing: nothing is handled before the config). The page has been told it failed, so when its turn
+  // comes it is not carried out (handle() skips it).
+  const late = data.n && setTimeout(() => {
+    data.late_ = true;
+    reply(data.n, `no answer within ${FLUSH_TIMEOUT_MS / 1000} s (last error: ${lastError || 'none'})`);
+  }, FLUSH_TIMEOUT_MS);
+  inbox = inbox.then(() => (clearTimeout(late), data.late_ || handle(data))).catch(fault);
 };
 /** Where config.json is, and the URLs the page's Content-Security-Policy refused (each is told once). */
 let configUrl = '';
 const blocked = new Set();
 // A blob worker has the page's CSP. Refused config.json: tracking cannot start on this page (as for CORS);
 // refused AWS endpoints: events wait in the outbox for a page that allows them.
-self.addEventListener('securitypolicyviolation', ({ blockedURI, effectiveDirective }) => {
-  if (blocked.has(blockedURI)) return;
+self.addEventListener('securitypolicyviolation', ({ blockedURI, effectiveDirective, disposition }) => {
+  // A report-only policy refuses nothing.
+  if (disposition === 'report' || blocked.has(blockedURI)) return;
   blocked.add(blockedURI);
   const message = `${blockedURI} is refused by the page's Content-Security-Policy (${effectiveDirective})`;
   if (blockedURI === configUrl) post({ t: 'dead', message: `putonly: ${message}` });
@@ -364,6 +369,7 @@ async function fetchConfig(base) {
       }
     }
     await new Promise((resume) => setTimeout(resume, backoff(attempt)));
+    if (blocked.has(url)) return new Promise(() => {}); // the page's CSP refuses it: retrying cannot help
   }
 }
 
