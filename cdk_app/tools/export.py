@@ -66,13 +66,16 @@ def parse_time(value: str, *, flag: str) -> str:
 
 @dataclass
 class Checkpoint:
-    """Where each segment stopped (its LastEvaluatedKey; None when done), rows written and items rejected."""
+    """Where each segment stopped (its LastEvaluatedKey; None when done), rows written and items rejected, and
+    the bytes the output and rejects files held then: a rerun cuts them back to that, so rows written after the
+    last checkpoint (a kill, a crash, a full disk part-way through a page) are not written twice."""
 
     path: Path | None
     selection: dict[str, Any]
     segments: dict[str, Any] = field(default_factory=dict)
     rows: int = 0
     rejected: int = 0
+    sizes: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -84,13 +87,19 @@ class Checkpoint:
             raise ToolError(
                 f"checkpoint {path} belongs to another export ({saved.get('selection')}); delete it or use another"
             )
-        return cls(path, selection, saved["segments"], saved["rows"], saved.get("rejected", 0))
+        return cls(path, selection, saved["segments"], saved["rows"], saved.get("rejected", 0), saved.get("sizes", {}))
 
     def save(self) -> None:
         if self.path is None:
             return
         temporary = self.path.with_suffix(self.path.suffix + ".tmp")
-        saved = {"selection": self.selection, "segments": self.segments, "rows": self.rows, "rejected": self.rejected}
+        saved = {
+            "selection": self.selection,
+            "segments": self.segments,
+            "rows": self.rows,
+            "rejected": self.rejected,
+            "sizes": self.sizes,
+        }
         temporary.write_text(json.dumps(saved))
         temporary.replace(self.path)  # atomic: an interruption never leaves half a checkpoint
 
@@ -123,10 +132,10 @@ class Rejects:
     path (beside --output) that stayed empty is removed at the end.
     """
 
-    def __init__(self, path: Path | None, *, named: bool, append: bool) -> None:
+    def __init__(self, path: Path | None, *, named: bool, append: bool, size: int | None = None) -> None:
         self.path = path
         self.named = named
-        self.out: IO[str] | None = open_for_writing(path, "--rejects", append=append) if path else None
+        self.out: IO[str] | None = open_for_writing(path, "--rejects", append=append, size=size) if path else None
 
     def write(self, skipped: list[tuple[dict[str, Any], str]]) -> None:
         if self.out:
@@ -140,9 +149,14 @@ class Rejects:
                 self.path.unlink(missing_ok=True)
 
 
-def open_for_writing(path: Path, flag: str, *, append: bool) -> IO[str]:
-    """A UTF-8 text file, or a one-line error naming the flag (a missing folder, no permission, a directory)."""
+def open_for_writing(path: Path, flag: str, *, append: bool, size: int | None = None) -> IO[str]:
+    """A UTF-8 text file, or a one-line error naming the flag (a missing folder, no permission, a directory).
+
+    Appending with ``size`` (what the checkpoint saw) first cuts off what was written after it.
+    """
     try:
+        if append and size is not None and path.is_file() and path.stat().st_size > size:
+            os.truncate(path, size)
         return open(path, "a" if append else "w", newline="", encoding="utf-8")
     except OSError as err:
         raise ToolError(f"cannot write {flag} {path}: {err.strerror or err}") from None
@@ -312,12 +326,14 @@ def run(args: argparse.Namespace) -> int:
 
     fmt = args.format or ("csv" if args.output and args.output.suffix == ".csv" else "jsonl")
     if args.output:
-        out = open_for_writing(args.output, "--output", append=resuming)
+        out = open_for_writing(args.output, "--output", append=resuming, size=checkpoint.sizes.get("output"))
     else:
         sys.stdout.reconfigure(encoding="utf-8")  # type: ignore[union-attr]  # as files are, whatever the locale
         out = sys.stdout
     try:
-        rejects = Rejects(rejects_path(args), named=args.rejects is not None, append=resuming)
+        rejects = Rejects(
+            rejects_path(args), named=args.rejects is not None, append=resuming, size=checkpoint.sizes.get("rejects")
+        )
     except ToolError:
         if out is not sys.stdout:
             out.close()
@@ -350,6 +366,12 @@ def run(args: argparse.Namespace) -> int:
                     checkpoint.rejected += len(skipped)
                     progress.update(len(rows))
                 checkpoint.segments[name] = last
+                # Both files are flushed: what they hold now is what this checkpoint accounts for.
+                checkpoint.sizes = {
+                    which: os.fstat(f.fileno()).st_size
+                    for which, f in (("output", out), ("rejects", rejects.out))
+                    if f is not None and f is not sys.stdout
+                }
                 checkpoint.save()
 
     try:

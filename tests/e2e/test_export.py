@@ -180,7 +180,9 @@ def test_time_range(aws: LocalAws, tracked: dict[str, Any]) -> None:
     assert none == ""
 
 
-def test_resume_after_an_interruption(aws: LocalAws, moto: MotoServer, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def resume_visitor(aws: LocalAws, moto: MotoServer) -> set[str]:
+    """500 one-event envelopes of one visitor, so a one-item-per-page export takes a while; their event ids."""
     ddb = moto.client("dynamodb")
     expected = set()
     items = []
@@ -196,6 +198,11 @@ def test_resume_after_an_interruption(aws: LocalAws, moto: MotoServer, tmp_path:
         })  # fmt: skip
     for i in range(0, len(items), 25):
         ddb.batch_write_item(RequestItems={aws.table_name: [{"PutRequest": {"Item": it}} for it in items[i : i + 25]]})
+    return expected
+
+
+def test_resume_after_an_interruption(aws: LocalAws, resume_visitor: set[str], tmp_path: Path) -> None:
+    expected = resume_visitor
     out, checkpoint = tmp_path / "resume.jsonl", tmp_path / "resume.checkpoint"
     args = [
         "--identity",
@@ -223,6 +230,35 @@ def test_resume_after_an_interruption(aws: LocalAws, moto: MotoServer, tmp_path:
     rows = jsonl(out.read_text())
     assert [r["event_id"] for r in rows] == sorted(expected)
     assert not checkpoint.exists()
+
+
+def test_resume_after_a_kill_mid_page_writes_each_row_once(
+    aws: LocalAws, resume_visitor: set[str], tmp_path: Path
+) -> None:
+    """Killed (no chance to finish its page) with rows on disk past its checkpoint: the rerun cuts them off."""
+    out, checkpoint = tmp_path / "killed.jsonl", tmp_path / "killed.checkpoint"
+    args = [
+        "--identity",
+        "us-east-1:resume-visitor",
+        "--page-size",
+        "1",
+        "--output",
+        str(out),
+        "--checkpoint",
+        str(checkpoint),
+    ]
+    command = [sys.executable, "-m", "cdk_app.tools.export", "--table", aws.table_name, "--endpoint-url", aws.endpoint]
+    proc = subprocess.Popen([*command, *args], cwd=ROOT, env=ENV, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 60
+    while not checkpoint.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.kill()
+    proc.wait(timeout=30)
+    with out.open("a") as torn:  # what a kill part-way through writing a page leaves: rows past the checkpoint
+        torn.write('{"event_id":"resume0000000000","time":"2026-01-01T00:00:00.000Z"}\n{"event_id":"resu')
+    export(aws, *args)
+    rows = jsonl(out.read_text())
+    assert [r["event_id"] for r in rows] == sorted(resume_visitor)
 
 
 def test_resume_across_index_shards(aws: LocalAws, moto: MotoServer, tmp_path: Path) -> None:
