@@ -201,25 +201,21 @@ def resume_visitor(aws: LocalAws, moto: MotoServer) -> set[str]:
     return expected
 
 
-def test_resume_after_an_interruption(aws: LocalAws, resume_visitor: set[str], tmp_path: Path) -> None:
-    expected = resume_visitor
-    out, checkpoint = tmp_path / "resume.jsonl", tmp_path / "resume.checkpoint"
-    args = [
-        "--identity",
-        "us-east-1:resume-visitor",
-        "--page-size",
-        "1",
-        "--output",
-        str(out),
-        "--checkpoint",
-        str(checkpoint),
-    ]
-    command = [sys.executable, "-m", "cdk_app.tools.export"]
-    command += ["--table", aws.table_name, "--endpoint-url", aws.endpoint, *args]
-    proc = subprocess.Popen(command, cwd=ROOT, env=ENV, stderr=subprocess.PIPE, text=True)
+def _started_with_checkpoint(aws: LocalAws, tmp_path: Path, name: str) -> tuple[list[str], Path, Path, Any]:
+    """A one-item-per-page export of the resume visitor with --checkpoint, running, its first page saved."""
+    out, checkpoint = tmp_path / f"{name}.jsonl", tmp_path / f"{name}.checkpoint"
+    args = ["--identity", "us-east-1:resume-visitor", "--page-size", "1", "--output", str(out),
+            "--checkpoint", str(checkpoint)]  # fmt: skip
+    command = [sys.executable, "-m", "cdk_app.tools.export", "--table", aws.table_name, "--endpoint-url", aws.endpoint]
+    proc = subprocess.Popen([*command, *args], cwd=ROOT, env=ENV, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not checkpoint.exists() and time.monotonic() < deadline:
         time.sleep(0.01)
+    return args, out, checkpoint, proc
+
+
+def test_resume_after_an_interruption(aws: LocalAws, resume_visitor: set[str], tmp_path: Path) -> None:
+    args, out, checkpoint, proc = _started_with_checkpoint(aws, tmp_path, "resume")
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
@@ -228,7 +224,7 @@ def test_resume_after_an_interruption(aws: LocalAws, resume_visitor: set[str], t
     assert 1 <= partial < 500
     export(aws, *args)
     rows = jsonl(out.read_text())
-    assert [r["event_id"] for r in rows] == sorted(expected)
+    assert [r["event_id"] for r in rows] == sorted(resume_visitor)
     assert not checkpoint.exists()
 
 
@@ -236,24 +232,9 @@ def test_resume_after_a_kill_mid_page_writes_each_row_once(
     aws: LocalAws, resume_visitor: set[str], tmp_path: Path
 ) -> None:
     """Killed (no chance to finish its page) with rows on disk past its checkpoint: the rerun cuts them off."""
-    out, checkpoint = tmp_path / "killed.jsonl", tmp_path / "killed.checkpoint"
-    args = [
-        "--identity",
-        "us-east-1:resume-visitor",
-        "--page-size",
-        "1",
-        "--output",
-        str(out),
-        "--checkpoint",
-        str(checkpoint),
-    ]
-    command = [sys.executable, "-m", "cdk_app.tools.export", "--table", aws.table_name, "--endpoint-url", aws.endpoint]
-    proc = subprocess.Popen([*command, *args], cwd=ROOT, env=ENV, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 60
-    while not checkpoint.exists() and time.monotonic() < deadline:
-        time.sleep(0.01)
+    args, out, _, proc = _started_with_checkpoint(aws, tmp_path, "killed")
     proc.kill()
-    proc.wait(timeout=30)
+    proc.communicate(timeout=30)
     with out.open("a") as torn:  # what a kill part-way through writing a page leaves: rows past the checkpoint
         torn.write('{"event_id":"resume0000000000","time":"2026-01-01T00:00:00.000Z"}\n{"event_id":"resu')
     export(aws, *args)
