@@ -163,6 +163,21 @@ class EventsMonitoring(Construct):
             enforce_ssl=True,
             master_key=key,
         )
+        # enforce_ssl writes a topic policy, which replaces SNS's default one: without this statement nothing
+        # lets CloudWatch publish. Only this account's alarms may.
+        stack = Stack.of(self)
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": account},
+                    "ArnLike": {"aws:SourceArn": f"arn:{stack.partition}:cloudwatch:{stack.region}:{account}:alarm:*"},
+                },
+            )
+        )
         topic.add_subscription(subscriptions.EmailSubscription(alarm_email))
         for each in self.alarms.values():
             each.add_alarm_action(actions.SnsAction(topic))

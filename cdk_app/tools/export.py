@@ -155,8 +155,15 @@ def open_for_writing(path: Path, flag: str, *, append: bool, size: int | None = 
     Appending with ``size`` (what the checkpoint saw) first cuts off what was written after it.
     """
     try:
-        if append and size is not None and path.is_file() and path.stat().st_size > size:
-            os.truncate(path, size)
+        if append and size is not None:
+            held = path.stat().st_size if path.is_file() else 0  # (an empty rejects file is removed)
+            if held < size:
+                raise ToolError(
+                    f"cannot resume: {flag} {path} holds {held} bytes, fewer than the {size} the checkpoint saved"
+                    " (changed since?); delete the checkpoint to export again from the start"
+                )
+            if held > size:
+                os.truncate(path, size)
         return open(path, "a" if append else "w", newline="", encoding="utf-8")
     except OSError as err:
         raise ToolError(f"cannot write {flag} {path}: {err.strerror or err}") from None
@@ -317,6 +324,9 @@ def run(args: argparse.Namespace) -> int:
     selection = {k: getattr(args, k) for k in ("table", "topic", "subject", "identity", "all", "since", "until")}
     if args.all:
         selection["segments"] = args.segments
+    fmt = args.format or ("csv" if args.output and args.output.suffix == ".csv" else "jsonl")
+    # The files too: a resume cuts them back to the sizes it saved, so they must be the ones it wrote.
+    selection["files"] = [str(args.output), str(rejects_path(args)), fmt]
     checkpoint = Checkpoint.load(args.checkpoint, selection)
     resuming = bool(checkpoint.segments)
     try:
@@ -324,7 +334,6 @@ def run(args: argparse.Namespace) -> int:
     except Exception as err:
         raise ToolError(describe_error(err, args.table, client)) from None
 
-    fmt = args.format or ("csv" if args.output and args.output.suffix == ".csv" else "jsonl")
     if args.output:
         out = open_for_writing(args.output, "--output", append=resuming, size=checkpoint.sizes.get("output"))
     else:

@@ -49,23 +49,30 @@ def test_stub_queue_calls_made_before_the_script_loaded_are_kept(
     context: Any, page_origin: str, aws: LocalAws, moto: MotoServer
 ) -> None:
     page = context.new_page()
-    # Delay the tracker so calls land in the stub queue first.
-    page.route("**/v1/putonly.js", lambda route: (page.wait_for_timeout(300), route.continue_()))
-    page.goto(page_origin + "/")
+    # Hold the tracker back until the calls are in the stub's queue.
+    held: list[Any] = []
+    page.route("**/v1/putonly.js", lambda route: held.append(route))
+    page.goto(page_origin + "/", wait_until="domcontentloaded")
     page.evaluate(
         """() => {
+            if (putonly.version) throw new Error('the loader is in already: this test would prove nothing');
             window.sent = [];
             putonly.addEventListener('sent', (e) => sent.push(...e.detail.ids));
             window.early = putonly.track('early_call', {n: 1}, {subject: 'stub'});
             // A method taken off the stub works too (it once used "this"), also once the loader is in.
             window.detached = putonly.track;
             detached('early_call', {n: 2}, {subject: 'stub'});
+            // A listener that tracks, through the kept method, while the queue is being replayed.
+            putonly.addEventListener('error', () => detached('early_call', {n: 4}, {subject: 'stub'}), {once: true});
+            putonly.track('Bad Topic', {});
         }"""
     )
+    (loader,) = held
+    loader.continue_()
     page.wait_for_function(READY)
     page.evaluate("async () => { detached('early_call', {n: 3}, {subject: 'stub'}); await putonly.flush(); }")
     early = [e for e in stored_events(aws, moto) if e["topic"] == "early_call"]
-    assert sorted(e["data"]["n"] for e in early) == [1, 2, 3]
+    assert sorted(e["data"]["n"] for e in early) == [1, 2, 3, 4]
     assert sorted(page.evaluate("() => sent")) == sorted(e["id"] for e in early), (
         "a listener added through the stub hears"
     )

@@ -242,6 +242,24 @@ def test_resume_after_a_kill_mid_page_writes_each_row_once(
     assert [r["event_id"] for r in rows] == sorted(resume_visitor)
 
 
+def test_a_resume_never_cuts_a_file_it_did_not_write(aws: LocalAws, resume_visitor: set[str], tmp_path: Path) -> None:
+    """The checkpoint holds the files' sizes; a resume into other files, or files since shortened, is refused."""
+    args, out, checkpoint, proc = _started_with_checkpoint(aws, tmp_path, "guarded")
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=30)
+    precious = tmp_path / "precious.jsonl"
+    precious.write_text("x" * 100_000)
+    other = [str(precious) if a == str(out) else a for a in args]
+    refused = export(aws, *other, check=False)
+    assert refused.returncode == 1 and "belongs to another export" in refused.stderr
+    assert precious.read_text() == "x" * 100_000
+    out.write_text("")  # emptied since
+    refused = export(aws, *args, check=False)
+    assert refused.returncode == 1
+    assert f"putonly-export: cannot resume: --output {out} holds 0 bytes, fewer than the " in refused.stderr
+    assert checkpoint.exists(), "kept for a rerun once the file is back"
+
+
 def test_resume_across_index_shards(aws: LocalAws, moto: MotoServer, tmp_path: Path) -> None:
     """An interrupted topic+subject export, rerun, writes every event once, in order: the resume position is
     a place in the merged order of all shards, not one shard's."""

@@ -206,12 +206,12 @@ function clearCopies() {
 const receive = (data) => {
   // A request is answered within a minute even when its turn has not come (a first visit whose config.json
   // keeps failing: nothing is handled before the config). The page has been told it failed, so when its turn
-  // comes it is not carried out (handle() skips it).
+  // comes a flush() or identity() is not carried out; a reset() is, as the visitor asked to be forgotten.
   const late = data.n && setTimeout(() => {
     data.late_ = true;
     reply(data.n, `no answer within ${FLUSH_TIMEOUT_MS / 1000} s (last error: ${lastError || 'none'})`);
   }, FLUSH_TIMEOUT_MS);
-  inbox = inbox.then(() => (clearTimeout(late), data.late_ || handle(data))).catch(fault);
+  inbox = inbox.then(() => (clearTimeout(late), (data.late_ && data.t !== 'reset') || handle(data))).catch(fault);
 };
 /** Where config.json is, and the URLs the page's Content-Security-Policy refused (each is told once). */
 let configUrl = '';

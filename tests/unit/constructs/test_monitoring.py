@@ -67,6 +67,12 @@ def test_email_notices_through_an_encrypted_tls_only_topic(with_domain: Deployme
     assert (subscription["Protocol"], subscription["Endpoint"]) == ("email", "ops@example.com")
     policy = one(with_domain.data, "AWS::SNS::TopicPolicy")["Properties"]["PolicyDocument"]["Statement"]
     assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in policy)
+    # The topic policy replaces SNS's default one: CloudWatch must be let in explicitly, this account's alarms only.
+    (publish,) = [s for s in policy if s["Effect"] == "Allow"]
+    assert (publish["Principal"], publish["Action"]) == ({"Service": "cloudwatch.amazonaws.com"}, "sns:Publish")
+    assert publish["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert ":cloudwatch:" in json.dumps(publish["Condition"]["ArnLike"]["aws:SourceArn"])
+    assert json.dumps(publish["Condition"]["ArnLike"]["aws:SourceArn"]).endswith(':alarm:*"]]}')
     for alarm in resources(with_domain.data, "AWS::CloudWatch::Alarm"):
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": topic_id}]
     assert "AlarmTopicArn" in with_domain.data["Outputs"]
