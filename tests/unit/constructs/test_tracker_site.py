@@ -48,6 +48,8 @@ def test_a_destroyed_stack_empties_its_versioned_bucket_first(dev: Deployment, p
         for a in emptying["Action"]
         if not a.startswith(("s3:DeleteObject", "s3:GetBucket", "s3:List", "s3:PutBucketPolicy"))
     ]
+    # ... on this bucket and its objects only.
+    assert all(bucket_id in json.dumps(r) for r in emptying["Resource"])
     # prod keeps the bucket and everything in it.
     assert resources(prod.site, "Custom::S3AutoDeleteObjects") == []
     assert prod.site["Resources"][_bucket_id(prod.site)]["DeletionPolicy"] == "Retain"
@@ -61,18 +63,22 @@ def test_the_deploy_functions_logs_last_a_month_and_go_with_a_destroyed_stack(
         assert (group["Properties"]["RetentionInDays"], group["DeletionPolicy"]) == (30, policy)
 
 
-def test_bucket_policy_denies_plain_http_and_admits_only_this_distribution(prod: Deployment) -> None:
-    dev = prod  # (dev adds the emptying function's statement: the test above)
-    statements = one(dev.site, "AWS::S3::BucketPolicy")["Properties"]["PolicyDocument"]["Statement"]
-    deny, allow = statements
-    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+@pytest.mark.parametrize("env", ["dev", "prod"])
+def test_bucket_policy_denies_plain_http_and_admits_only_this_distribution(
+    env: str, dev: Deployment, prod: Deployment
+) -> None:
+    site = {"dev": dev, "prod": prod}[env].site
+    statements = one(site, "AWS::S3::BucketPolicy")["Properties"]["PolicyDocument"]["Statement"]
+    (deny,) = [s for s in statements if s["Effect"] == "Deny"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    (allow,) = [s for s in statements if s["Principal"] == {"Service": "cloudfront.amazonaws.com"}]
     assert allow["Effect"] == "Allow"
-    assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"}
     assert allow["Action"] == "s3:GetObject"
     source_arn = json.dumps(allow["Condition"]["StringEquals"]["AWS:SourceArn"])
-    distribution_id = next(k for k, v in dev.site["Resources"].items() if v["Type"] == "AWS::CloudFront::Distribution")
+    distribution_id = next(k for k, v in site["Resources"].items() if v["Type"] == "AWS::CloudFront::Distribution")
     assert distribution_id in source_arn
-    assert len(statements) == 2
+    # Nothing else but, in dev, the emptying function's statement (the test above).
+    assert len(statements) == {"dev": 3, "prod": 2}[env]
 
 
 def test_cloudfront_reads_the_bucket_through_origin_access_control(dev: Deployment) -> None:
