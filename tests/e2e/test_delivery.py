@@ -170,6 +170,7 @@ def test_invalid_calls_throw_precise_errors_and_valid_ones_around_them_are_store
                 () => { try { putonly.track('Bad Topic', {}); } catch {} putonly.track('Bad Topic', {}); },
                 () => { try { putonly.track('ok', {}, {subject: ''}); } catch {} putonly.track('ok', {}, {subject: ''}); },
                 () => putonly.track('ok', {}, {subject: 'a\u0000'}),
+                () => putonly.track('ok', {}, new Map([['subject', 'x']])),
             ];
             for (const call of bad) {
                 ids.push(putonly.track('valid_around', {i: ids.length}));
@@ -197,6 +198,7 @@ def test_invalid_calls_throw_precise_errors_and_valid_ones_around_them_are_store
     assert errors[13] == errors[1]
     assert errors[14] == errors[10]
     assert errors[15] == "TypeError: putonly: subject must not contain control characters or lone surrogates"
+    assert errors[16] == "TypeError: putonly: options must be a plain object: {subject}"
     stored = {e["id"] for e in stored_events(aws, moto) if e["topic"] == "valid_around"}
     assert set(result["ids"]) <= stored
     assert not [e for e in stored_events(aws, moto) if e["topic"] == "ok"]

@@ -81,8 +81,10 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
    */
   const record = (topic, data, options, ts) => {
     if (topic !== lastTopic) lastTopic = checkTopic(topic);
-    if (options !== undefined && (!options || typeof options !== 'object' || Array.isArray(options))) {
-      fail(TypeError, 'options must be an object: {subject}');
+    // A plain object (from any frame): a Map or an array holding {subject} would otherwise store no subject.
+    let proto;
+    if (options !== undefined && (!options || typeof options !== 'object' || ((proto = Object.getPrototypeOf(options)) && Object.getPrototypeOf(proto)))) {
+      fail(TypeError, 'options must be a plain object: {subject}');
     }
     for (const key in options) if (key !== 'subject') fail(TypeError, `unknown option "${key}"; the only one is subject`);
     const given = options && options.subject;
