@@ -146,14 +146,21 @@ class EventsMonitoring(Construct):
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.DESTROY,  # it encrypts transient notices only
         )
-        account = Stack.of(self).account
+        stack = Stack.of(self)
+        # CloudWatch acting for this account (the key's statement names no alarm ARN: AWS's own example for
+        # encrypted alarm topics has no condition at all, and the account is the one it documents).
+        this_account = {"StringEquals": {"aws:SourceAccount": stack.account}}
+        alarms_here = {
+            **this_account,
+            "ArnLike": {"aws:SourceArn": f"arn:{stack.partition}:cloudwatch:{stack.region}:{stack.account}:alarm:*"},
+        }
         key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="CloudWatchAlarmsPublish",
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],
-                conditions={"StringEquals": {"aws:SourceAccount": account}},
+                conditions=this_account,
             )
         )
         topic = sns.Topic(
@@ -164,18 +171,14 @@ class EventsMonitoring(Construct):
             master_key=key,
         )
         # enforce_ssl writes a topic policy, which replaces SNS's default one: without this statement nothing
-        # lets CloudWatch publish. Only this account's alarms may.
-        stack = Stack.of(self)
+        # lets CloudWatch publish.
         topic.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="CloudWatchAlarmsPublish",
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["sns:Publish"],
                 resources=[topic.topic_arn],
-                conditions={
-                    "StringEquals": {"aws:SourceAccount": account},
-                    "ArnLike": {"aws:SourceArn": f"arn:{stack.partition}:cloudwatch:{stack.region}:{account}:alarm:*"},
-                },
+                conditions=alarms_here,
             )
         )
         topic.add_subscription(subscriptions.EmailSubscription(alarm_email))

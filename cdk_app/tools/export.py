@@ -48,7 +48,7 @@ INDEX_READERS = 10
 # Items turned into rows and written at a time, and the most index entries fetched as one page (one
 # BatchGetItem): forged items of up to 400 KB and EVENTS_MAX events each stay a bounded amount of memory.
 ITEMS_AT_ONCE = 25
-INDEX_PAGE_MAX = 100
+INDEX_PAGE_MAX = 100  # BatchGetItem's most keys
 
 
 def parse_time(value: str, *, flag: str) -> str:
@@ -295,13 +295,12 @@ class Exporter:
         """
         keys = [{k: item[k] for k in (envelope.PARTITION_KEY, envelope.SORT_KEY)} for item in keys_only]
         found: dict[tuple[str, str], dict[str, Any]] = {}
-        for i in range(0, len(keys), 100):
-            pending: dict[str, Any] = {self.table: {"Keys": keys[i : i + 100]}}
-            while pending:
-                reply = self.client.batch_get_item(RequestItems=pending)
-                for item in reply["Responses"].get(self.table, []):
-                    found[_key(item)] = item
-                pending = reply.get("UnprocessedKeys") or {}
+        pending: dict[str, Any] = {self.table: {"Keys": keys}} if keys else {}  # at most INDEX_PAGE_MAX
+        while pending:
+            reply = self.client.batch_get_item(RequestItems=pending)
+            for item in reply["Responses"].get(self.table, []):
+                found[_key(item)] = item
+            pending = reply.get("UnprocessedKeys") or {}
         return [found[k] for k in map(_key, keys) if k in found]
 
 

@@ -2,7 +2,7 @@
 // them, and hands them to a same-origin Blob worker that imports the content-hashed worker bundle.
 /* global __PUTONLY_WORKER__ */
 import { newId } from './ids.js';
-import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData } from './validate.js';
+import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, classOf, fail, serializeData } from './validate.js';
 
 (() => {
   const w = /** @type {any} */ (window);
@@ -82,8 +82,7 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, fail, serializeData 
   const record = (topic, data, options, ts) => {
     if (topic !== lastTopic) lastTopic = checkTopic(topic);
     // A plain object (from any frame): a Map or an array holding {subject} would otherwise store no subject.
-    let proto;
-    if (options !== undefined && (!options || typeof options !== 'object' || ((proto = Object.getPrototypeOf(options)) && Object.getPrototypeOf(proto)))) {
+    if (options !== undefined && (!options || typeof options !== 'object' || classOf(options))) {
       fail(TypeError, 'options must be a plain object: {subject}');
     }
     for (const key in options) if (key !== 'subject') fail(TypeError, `unknown option "${key}"; the only one is subject`);

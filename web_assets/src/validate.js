@@ -112,6 +112,16 @@ class Problem {
   }
 }
 
+/**
+ * What makes ``object`` not a plain object: its prototype when that is a class's (Date, Map, Array, one of the
+ * page's), or null for a plain object, from this frame or another, or one without a prototype.
+ * @param {object} object
+ */
+export function classOf(object) {
+  const proto = Object.getPrototypeOf(object);
+  return proto === Object.prototype || !proto || !Object.getPrototypeOf(proto) ? null : proto;
+}
+
 /** Keys as JSON with their colon, first and after a comma: most events repeat a few keys, and this is most of the
  * cost of writing them. @type {Map<string, string[]>} */
 const heads = new Map();
@@ -140,8 +150,8 @@ function write(value, seen) {
       for (let i = 0, n = object.length; i < n; i++) json += (i ? ',' : '') + write(object[(key = i)], seen);
       json = `[${json}]`;
     } else {
-      const proto = Object.getPrototypeOf(object);
-      if (proto !== Object.prototype && proto && Object.getPrototypeOf(proto)) throw new Problem(`is an instance of ${proto.constructor?.name}, not a plain object; convert it first`);
+      const proto = classOf(object);
+      if (proto) throw new Problem(`is an instance of ${proto.constructor?.name}, not a plain object; convert it first`);
       json = '{';
       for (key of Object.keys(object)) {
         let head = heads.get(key);
