@@ -373,7 +373,7 @@ async function fetchConfig(base) {
   }
 }
 
-/** The loader's batch: six tab-separated fields per event; times in ms after ``since``. @param {{lines: string, since: number}} batch */
+/** The loader's batch: six fields per event, each followed by a tab; times in ms after ``since``. @param {{lines: string, since: number}} batch */
 function parse({ lines, since }) {
   const fields = lines.split('\t');
   const events = [];
