@@ -51,17 +51,28 @@ ITEMS_AT_ONCE = 25
 INDEX_PAGE_MAX = 100  # BatchGetItem's most keys
 
 
+# The times a row can have (rows.py: 1970 to 9999); a bound outside them is a mistake, and would not sort as
+# the table's keys do (year 999 is "999-...", after "2026-...").
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
+
+
 def parse_time(value: str, *, flag: str) -> str:
     """ISO-8601 date or time, in UTC unless it says otherwise, as the table's sort-key prefix."""
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        parsed = parsed.astimezone(UTC)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{flag} {value!r} is not an ISO-8601 date or time (e.g. 2026-11-01 or 2026-11-01T12:00Z)"
         ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"
+    except OverflowError:  # 9999-12-31T23:00-05:00 is in year 10000 in UTC
+        parsed = EARLIEST - timedelta(days=1)
+    if not EARLIEST <= parsed <= LATEST:
+        raise argparse.ArgumentTypeError(f"{flag} {value!r} is outside 1970-01-01 to 9999-12-31 (UTC)")
+    return parsed.strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"
 
 
 @dataclass
@@ -82,17 +93,30 @@ class Checkpoint:
     def load(cls, path: Path | None, selection: dict[str, Any]) -> Checkpoint:
         if path is None or not path.exists():
             return cls(path, selection)
-        saved = json.loads(path.read_text())
+        try:
+            saved = json.loads(path.read_text())
+            if not (isinstance(saved, dict) and isinstance(saved.get("segments"), dict)):
+                raise ValueError("no segments")
+        except (OSError, ValueError) as err:  # a directory, unreadable, not JSON, or not one of ours
+            why = err.strerror if isinstance(err, OSError) and err.strerror else "not a checkpoint this command wrote"
+            raise ToolError(f"cannot resume from --checkpoint {path}: {why}; name another file") from None
         if saved.get("selection") != selection:
             raise ToolError(
                 f"checkpoint {path} belongs to another export ({saved.get('selection')}); delete it or use another"
             )
-        return cls(path, selection, saved["segments"], saved["rows"], saved.get("rejected", 0), saved.get("sizes", {}))
+        return cls(
+            path, selection, saved["segments"], saved.get("rows", 0), saved.get("rejected", 0), saved.get("sizes", {})
+        )
+
+    @staticmethod
+    def temporary(path: Path) -> Path:
+        """Where a checkpoint is written before it replaces the last one."""
+        return path.with_suffix(path.suffix + ".tmp")
 
     def save(self) -> None:
         if self.path is None:
             return
-        temporary = self.path.with_suffix(self.path.suffix + ".tmp")
+        temporary = self.temporary(self.path)
         saved = {
             "selection": self.selection,
             "segments": self.segments,
@@ -197,7 +221,7 @@ class Exporter:
         # hour) later, so the key range starts an hour early and rows are filtered exactly afterwards.
         until = self.args.until
         since = self.args.since and parse_time(
-            (datetime.fromisoformat(self.args.since.replace("Z", "+00:00")) - LOOKBACK).isoformat(), flag="--since"
+            (max(datetime.fromisoformat(self.args.since), EARLIEST + LOOKBACK) - LOOKBACK).isoformat(), flag="--since"
         )
         if since and until:
             return f" AND {attribute} BETWEEN :since AND :until", {":since": {"S": since}, ":until": {"S": until + "~"}}
@@ -265,9 +289,20 @@ class Exporter:
                 # Every shard's first page is asked for now; the merge below waits only for the ones it needs.
                 shards.append(self._entries(pool, request, pool.submit(self.client.query, **request)))
             batch: list[dict[str, Any]] = []
+            # An item re-put under another shard while the shards are read (a guest doing so on purpose, or an
+            # envelope sent again after indexShards changed) can be found in both. Its two entries have the same
+            # place in the order (gsi1sk is its sk): the second is skipped, in this page or the next.
+            place: tuple[str, str] | None = None
+            keys_here: set[tuple[str, str]] = set()
             for entry in heapq.merge(*shards, key=_index_order):
-                if after and _index_order(entry) <= after:
+                order = _index_order(entry)
+                if after and order <= after:
                     continue
+                if order != place:
+                    place, keys_here = order, set()
+                if _key(entry) in keys_here:
+                    continue
+                keys_here.add(_key(entry))
                 batch.append(entry)
                 if len(batch) == min(self.args.page_size, INDEX_PAGE_MAX):
                     yield self.full_items(batch), list(_index_order(entry))
@@ -291,9 +326,12 @@ class Exporter:
         """The envelopes of index entries (the index holds only keys, count and times), in the entries' order.
 
         The order is the entries', never read from the items: a guest may rewrite its item between the index
-        query and this read (without gsi1sk, say); an entry whose item is gone meanwhile is left out.
+        query and this read (without gsi1sk, say); an entry whose item is gone meanwhile is left out. An item
+        with two entries here (a guest that moved it between shards, and its time too) is read and written once:
+        BatchGetItem refuses a key asked twice.
         """
-        keys = [{k: item[k] for k in (envelope.PARTITION_KEY, envelope.SORT_KEY)} for item in keys_only]
+        order = list(dict.fromkeys(map(_key, keys_only)))
+        keys = [{envelope.PARTITION_KEY: {"S": pk}, envelope.SORT_KEY: {"S": sk}} for pk, sk in order]
         found: dict[tuple[str, str], dict[str, Any]] = {}
         pending: dict[str, Any] = {self.table: {"Keys": keys}} if keys else {}  # at most INDEX_PAGE_MAX
         while pending:
@@ -301,7 +339,7 @@ class Exporter:
             for item in reply["Responses"].get(self.table, []):
                 found[_key(item)] = item
             pending = reply.get("UnprocessedKeys") or {}
-        return [found[k] for k in map(_key, keys) if k in found]
+        return [found[k] for k in order if k in found]
 
 
 def _key(item: dict[str, Any]) -> tuple[str, str]:
@@ -467,8 +505,19 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"--segments must be from 1 to 64, got {args.segments}")
     if args.checkpoint and not args.output:
         p.error("--checkpoint needs --output (a resumed export appends to the same file)")
-    if args.rejects is not None and args.rejects in (args.output, args.checkpoint):
-        p.error(f"--rejects {args.rejects} is also the --output or --checkpoint file")
+    # One file for two purposes loses data: the checkpoint, saved by replacing its file, would take the output's
+    # place; rows and rejects would mix.
+    files: dict[Path, str] = {}
+    for flag, path in (
+        ("--output", args.output),
+        ("--rejects" if args.rejects else "default --rejects", rejects_path(args)),
+        ("--checkpoint", args.checkpoint),
+        ("--checkpoint's temporary file", args.checkpoint and Checkpoint.temporary(args.checkpoint)),
+    ):
+        if path is not None:
+            other = files.setdefault(path.resolve(), flag)
+            if other != flag:
+                p.error(f"{flag} {path} is also the {other} file")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
     try:
         return run(args)

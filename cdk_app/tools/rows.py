@@ -25,6 +25,13 @@ LAST_MS = 253_402_300_799_999
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP, "CSV Injection").
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# Characters a terminal or a viewer acts on rather than shows: C0 controls but tab, DEL and C1 controls (ESC,
+# CR and the one-byte CSI U+009B start sequences that retitle windows, clear screens, hide text or write the
+# clipboard, or overwrite a line), the line and paragraph separators (a line break to some readers), and the
+# bidirectional overrides and isolates (they reorder what is shown). A guest can put them in any string. JSON
+# Lines keeps them exactly, as escapes; a CSV cell shows U+FFFD (the tracker refuses C0 controls and DEL in a
+# subject, and its ids are base64url, so only an odd honest subject loses a character there).
+_ACTIVE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 
 class Rejected(ValueError):
@@ -136,14 +143,19 @@ def event_rows(item: dict[str, Any], *, topic: str | None = None, subject: str |
 
 
 def json_text(value: Any) -> str:
-    """Compact JSON, non-ASCII as is; a string with a lone surrogate is written as JSON escapes (exact)."""
+    """Compact JSON, non-ASCII as is but for the characters a terminal acts on (``_ACTIVE``), written as JSON
+    escapes, as is a string with a lone surrogate: exact, and safe to print."""
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    return json.dumps(value, separators=(",", ":"), allow_nan=False) if _SURROGATE.search(text) else text
+    if _SURROGATE.search(text):
+        return json.dumps(value, separators=(",", ":"), allow_nan=False)
+    # Only inside strings (JSON's own syntax has none of them), where an escape reads back as the same character.
+    return _ACTIVE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def cell(value: Any) -> str:
-    """A CSV cell: a lone surrogate becomes U+FFFD; a would-be formula gets a leading apostrophe (shown as text)."""
-    text = _SURROGATE.sub("\ufffd", str(value))
+    """A CSV cell: a lone surrogate and a character a terminal acts on become U+FFFD (the data cell is JSON, where
+    they are escapes); a would-be formula gets a leading apostrophe (shown as text)."""
+    text = _ACTIVE.sub("\ufffd", _SURROGATE.sub("\ufffd", str(value)))
     return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 

@@ -9,6 +9,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import pytest
 from cdk_app import envelope
 from cdk_app.local.emulator import LocalAws, MotoServer, provision
 from cdk_app.local.templates import limits_from_cdk_out
+from cdk_app.tools import export as export_module
 from cdk_app.tools.rows import cell, event_rows
 from tests.helpers import CDK_OUT, ENV, IDENTITY_OF_PAGE, ROOT, open_page
 
@@ -296,6 +298,62 @@ def test_resume_across_index_shards(aws: LocalAws, moto: MotoServer, tmp_path: P
 
 
 @pytest.mark.parametrize(
+    ("new_time", "page_size"), [(False, "100"), (False, "1"), (True, "100")], ids=["same-time", "page-1", "new-time"]
+)
+def test_an_item_moved_between_shards_while_they_are_read_is_exported_once(
+    aws: LocalAws, moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, new_time: bool, page_size: str
+) -> None:
+    """An item re-put under another shard while the shards are read is found in both: an envelope sent again after
+    indexShards changed (same time), or a guest doing it on purpose (new time too). Before: BatchGetItem refused
+    the duplicate key ("Provided list of item keys contains duplicates") and the export ended with no rows; with
+    pages of one entry, its events were written twice. (A guest's item moved to a new time, with its two entries
+    in different pages, is still written twice: only the guest's own events.)"""
+    ddb = moto.client("dynamodb")
+    topic, subject = f"moved_play_{int(new_time)}_{page_size}", "song-1"
+    honest = [
+        envelope.item(
+            identity=f"us-east-1:{n:08d}-0000-4000-8000-000000000000", sk=f"2026-01-01T00:00:0{n}.000Z#M{n:015d}",
+            topic=topic, subject=subject, count=1, first_ts=1767225600000 + n * 1000,
+            last_ts=1767225600000 + n * 1000, events=json.dumps([[f"moved{n}", 0, {"n": n}]]), index_shards=8,
+        )
+        for n in range(5)
+    ]  # fmt: skip
+    mover = {**honest[2], envelope.GSI_PARTITION_KEY: {"S": envelope.index_key(topic, subject, 0)}}
+    moved = {**mover, envelope.GSI_PARTITION_KEY: {"S": envelope.index_key(topic, subject, 31)}}
+    if new_time:
+        moved[envelope.GSI_SORT_KEY] = {"S": "2026-01-01T00:00:04.500Z#later"}
+    for item in [*honest[:2], mover, *honest[3:]]:
+        ddb.put_item(TableName=aws.table_name, Item=item)
+    shard_0_read = threading.Event()
+
+    def hold_shard_31(params: dict[str, Any], **_: Any) -> None:
+        if params["ExpressionAttributeValues"][":key"]["S"].endswith("#31"):
+            assert shard_0_read.wait(30)  # read only once the item has moved
+
+    def move_after_shard_0(parsed: dict[str, Any], **_: Any) -> None:
+        if any(i[envelope.GSI_PARTITION_KEY]["S"].endswith("#0") for i in parsed.get("Items", [])):
+            ddb.put_item(TableName=aws.table_name, Item=moved)
+            shard_0_read.set()
+
+    build_client = export_module.build_client
+
+    def client_with_a_mover(args: Any) -> Any:
+        client = build_client(args)
+        client.meta.events.register("before-parameter-build.dynamodb.Query", hold_shard_31)
+        client.meta.events.register("after-call.dynamodb.Query", move_after_shard_0)
+        return client
+
+    monkeypatch.setattr(export_module, "build_client", client_with_a_mover)
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    out = tmp_path / "moved.jsonl"
+    argv = ["--table", aws.table_name, "--endpoint-url", aws.endpoint, "--topic", topic, "--subject", subject]
+    assert export_module.main([*argv, "--page-size", page_size, "--output", str(out), "--quiet"]) == 0
+    assert shard_0_read.is_set(), "the item was found in shard 0, then moved"
+    assert [row["event_id"] for row in jsonl(out.read_text())] == [f"moved{n}" for n in range(5)]
+
+
+@pytest.mark.parametrize(
     ("args", "code", "message"),
     [
         (["--topic", "x", "--table", "NoSuchTable"], 1, "putonly-export: table 'NoSuchTable' not found in us-east-1"),
@@ -305,6 +363,9 @@ def test_resume_across_index_shards(aws: LocalAws, moto: MotoServer, tmp_path: P
             "--since 2026-02-01T00:00:00.000Z is after --until",
         ),
         (["--topic", "x", "--since", "yesterday"], 2, "--since 'yesterday' is not an ISO-8601 date or time"),
+        # Before: year 999 was written "999-..." and sorted after 2026 (every row exported); past 9999: a traceback.
+        (["--topic", "x", "--until", "0999-01-01"], 2, "--until '0999-01-01' is outside 1970-01-01 to 9999-12-31"),
+        (["--all", "--since", "9999-12-31T23:00-05:00"], 2, "--since '9999-12-31T23:00-05:00' is outside 1970-01-01"),
         (["--all", "--segments", "0"], 2, "--segments must be from 1 to 64, got 0"),
         (["--subject", "s", "--all"], 2, "--subject needs --topic"),
         (["--all", "--checkpoint", "c.json"], 2, "--checkpoint needs --output"),
@@ -542,7 +603,12 @@ def test_rejects_are_reported_even_when_quiet(hostile: dict[str, Any]) -> None:
         (["--rejects", "/"], 1, "putonly-export: cannot write --rejects /: Is a directory"),
         (["--output", "MISSING/out.jsonl"], 1,
          "putonly-export: cannot write --output MISSING/out.jsonl: No such file or directory"),
-        (["--output", "x.jsonl", "--rejects", "x.jsonl"], 2, "--rejects x.jsonl is also the --output or --checkpoint"),
+        (["--output", "x.jsonl", "--rejects", "x.jsonl"], 2, "--rejects x.jsonl is also the --output file"),
+        (["--output", "x.jsonl", "--checkpoint", "./x.jsonl"], 2, "--checkpoint x.jsonl is also the --output file"),
+        (["--output", "x.jsonl", "--checkpoint", "x.jsonl.rejects.jsonl"], 2,
+         "--checkpoint x.jsonl.rejects.jsonl is also the default --rejects file"),
+        (["--output", "x.jsonl.tmp", "--checkpoint", "x.jsonl"], 2,
+         "--checkpoint's temporary file x.jsonl.tmp is also the --output file"),
     ],
 )  # fmt: skip
 def test_bad_output_paths_are_one_clear_line(

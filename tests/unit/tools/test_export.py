@@ -10,7 +10,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from cdk_app.tools.export import REQUIRED_ACTIONS, Checkpoint, Exporter
+from cdk_app.tools.session import ToolError
 from tests.helpers import ROOT, Deployment, managed_policy
 
 OPERATIONS = {"describe_table": "DescribeTable", "query": "Query", "scan": "Scan", "batch_get_item": "BatchGetItem"}
@@ -50,6 +53,24 @@ def test_a_checkpoint_keeps_the_rejected_count_across_a_rerun(tmp_path: Path) ->
     # A checkpoint written before rejects were counted resumes with none.
     path.write_text(json.dumps({"selection": selection, "segments": {}, "rows": 2}))
     assert Checkpoint.load(path, selection).rejected == 0
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        ("not json", "not a checkpoint this command wrote"),
+        ("[]", "not a checkpoint this command wrote"),
+        ('{"selection": {}}', "not a checkpoint this command wrote"),
+        (None, "Is a directory"),
+    ],
+)
+def test_a_file_that_is_not_a_checkpoint_is_one_clear_error(tmp_path: Path, content: str | None, why: str) -> None:
+    """Before: a traceback (JSONDecodeError, AttributeError, IsADirectoryError)."""
+    path = tmp_path / "export.ckpt"
+    path.mkdir() if content is None else path.write_text(content)
+    with pytest.raises(ToolError) as raised:
+        Checkpoint.load(path, {"table": "T"})
+    assert str(raised.value) == f"cannot resume from --checkpoint {path}: {why}; name another file"
 
 
 class _RewrittenMeanwhile:

@@ -60,12 +60,31 @@ def test_a_lone_surrogate_survives_as_a_json_escape() -> None:
     assert cell(row["event_id"]) == "e\ufffd"
 
 
-@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t"])
 def test_a_cell_a_spreadsheet_would_run_is_shown_as_text(start: str) -> None:
     assert (
         cell(start + 'HYPERLINK("https://evil.example/", "x")')
         == "'" + start + 'HYPERLINK("https://evil.example/", "x")'
     )
+
+
+# What a guest could put in a subject or an event id to act on the terminal an export is printed to: retitle it
+# (OSC), clear it and hide what follows (CSI, also as the one-byte U+009B), return to the line's start (CR),
+# break a line for line-splitting readers (U+2028), reorder what is shown (RLO).
+ACTIVE = "\x1b]0;pwned\x07\x1b[2J\x1b[8m\u009b31m\rx\u2028\u202e\x7f\u0085"
+
+
+def test_characters_a_terminal_acts_on_are_escaped_in_json_lines() -> None:
+    row = {"event_id": ACTIVE, "data": {"note": ACTIVE, "text": "é😀"}}
+    text = json_text(row)
+    assert text.isprintable() and "é😀" in text, "escaped, and readable text stays as it is"
+    assert json.loads(text) == row, "exact"
+    assert text.splitlines() == [text]
+
+
+def test_characters_a_terminal_acts_on_are_replaced_in_csv_cells() -> None:
+    assert cell(ACTIVE) == "\ufffd]0;pwned\ufffd\ufffd[2J\ufffd[8m\ufffd31m\ufffdx\ufffd\ufffd\ufffd\ufffd"
+    assert cell("a\tb") == "a\tb"
 
 
 def test_other_cells_are_unchanged() -> None:
