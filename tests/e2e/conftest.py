@@ -26,6 +26,12 @@ from tests.helpers import CDK_OUT, DIST_DIR, ROOT
 # from its one source (web_assets/src/snippet.html).
 _SNIPPET = snippet(ROOT / "web_assets" / "src", "\0").replace("%", "%%").replace("\0", "%s/v1/putonly.js")
 PAGE = f'<!doctype html><meta charset="utf-8"><title>PutOnly test page</title>\n{_SNIPPET}\n'
+# Markup (a comment, a CMS field: no script) that shadows document properties the loader reads (DOM clobbering):
+# /clobbered serves it before the page.
+CLOBBERING = (
+    '<img name="currentScript" src="http://127.0.0.1:9/evil/x.png">'
+    '<img name="addEventListener"><img name="visibilityState">\n'
+)
 
 
 @pytest.fixture(scope="session")
@@ -78,7 +84,7 @@ def page_origin(tracker_origin: str, moto: MotoServer) -> Iterator[str]:
             if self.path == "/csp-report-only":  # refuses the tracker and AWS, but only reports it
                 self.send_header("Content-Security-Policy-Report-Only", "connect-src 'self'")
             self.end_headers()
-            self.wfile.write(html)
+            self.wfile.write(CLOBBERING.encode() + html if self.path == "/clobbered" else html)
 
     server = serve(Path("."), Page)
     # "localhost" vs "127.0.0.1": a different origin from the tracker's, and still a secure context.

@@ -202,6 +202,8 @@ TRACK_TWO = """() => [
         # Ids are made without these: two events still get two ids, and both are stored.
         ("broken_btoa", "window.btoa = () => 'AAAA';"),
         ("broken_number_tostring", "Number.prototype.toString = function () { return '7'; };"),
+        # json.js style: an enumerable method on every object is not an option ("unknown option" before).
+        ("enumerable_object_method", "Object.prototype.toJSONString = function () { return '{}'; };"),
     ],
 )
 def test_globals_changed_before_the_loader_ran(
@@ -216,6 +218,54 @@ def test_globals_changed_before_the_loader_ran(
     stored = stored_exactly(aws, moto, topic)
     assert [stored[i][0] for i in ids] == EXPECTED
     assert all(before - 1000 <= stored[i][1] <= after for i in ids), "stored at the time of the call"
+
+
+def test_markup_that_shadows_document_properties_changes_nothing(
+    context: Any, page_origin: str, aws: LocalAws, moto: MotoServer
+) -> None:
+    """Markup alone (a comment, a CMS field) can shadow ``document.currentScript`` and other document properties
+    (DOM clobbering). Before: the worker was loaded from where an <img name="currentScript"> pointed, running
+    that origin's script at the page's origin; an <img name="addEventListener"> stopped the loader."""
+    evil: list[str] = []
+    context.route("http://127.0.0.1:9/**", lambda route: (evil.append(route.request.url), route.abort()))
+    page = context.new_page()
+    page.goto(page_origin + "/clobbered")  # conftest: CLOBBERING markup before the snippet
+    page.wait_for_function(READY)
+    assert page.evaluate("() => typeof document.addEventListener") == "object", "the markup does shadow it"
+    ids = page.evaluate("() => [putonly.track('hostile_clobbered', {n: 1})]")
+    assert page.evaluate(FLUSHED) == "stored"
+    assert list(stored_exactly(aws, moto, "hostile_clobbered")) == ids
+    assert not [url for url in evil if "worker" in url], "nothing loaded from where the markup pointed"
+
+
+def test_a_track_call_inside_a_getter_keeps_each_events_subject(
+    context: Any, page_origin: str, aws: LocalAws, moto: MotoServer
+) -> None:
+    """Before: the inner call's subject replaced the outer event's, so it was stored under another index key."""
+    page = open_page(context, page_origin)
+    ids = page.evaluate(
+        """() => {
+            const ids = {};
+            ids.outer = putonly.track('hostile_nested', {get x() {
+                ids.inner = putonly.track('hostile_nested', {n: 2}, {subject: 'other'});
+                return 1;
+            }}, {subject: 'song-123'});
+            return ids;
+        }"""
+    )
+    assert page.evaluate(FLUSHED) == "stored"
+    subjects = {}
+    for item in raw_items(aws, moto, "hostile_nested"):
+        for event_id, _, _ in json.loads(item["events"]["S"]):
+            subjects[event_id] = item.get("subject", {}).get("S")
+    assert subjects == {ids["outer"]: "song-123", ids["inner"]: "other"}
+
+
+def test_a_topic_that_cannot_be_printed_is_still_named_clearly(context: Any, page_origin: str) -> None:
+    """Before: String() of an object without a prototype threw its own TypeError from inside the message."""
+    page = open_page(context, page_origin)
+    message = page.evaluate("() => { try { putonly.track(Object.create(null), {}); } catch (e) { return e.message; } }")
+    assert message == "putonly: topic (object) must be a string matching /^[a-z][a-z0-9_.-]{0,63}$/"
 
 
 def test_a_random_source_that_gives_no_randomness_is_refused_once(

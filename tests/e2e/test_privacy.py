@@ -52,11 +52,16 @@ def topic_events(aws: LocalAws, moto: MotoServer, topic: str) -> list[dict[str, 
 def assert_nothing_kept_until_consent(page: Any, topic: str, aws: LocalAws, moto: MotoServer, before: int) -> None:
     result = page.evaluate(
         f"""async () => {{
+            const dropped = [];
+            putonly.addEventListener('drop', (e) => dropped.push([e.detail.reason, ...e.detail.ids]));
             const ids = [1, 2, 3].map((i) => putonly.track('{topic}', {{i}}));
             await new Promise((r) => setTimeout(r, 1500));  // time to have stored, minted and sent, were it on
-            return {{ids, later: putonly.track('{topic}', {{i: 4}}), flushed: await ({FLUSHED})(), id: await putonly.identity()}};
+            return {{ids, dropped, later: putonly.track('{topic}', {{i: 4}}), flushed: await ({FLUSHED})(), id: await putonly.identity()}};
         }}"""
     )
+    # Tracked before the worker said tracking is off: ids, each named in a drop event, and none stored.
+    early = [i for i in result["ids"] if i is not None]
+    assert sorted(i for reason, *ids in result["dropped"] for i in ids if reason == "consent") == sorted(early)
     assert result["later"] is None, "track() returns null while consent is off"
     assert "consent" in result["flushed"]
     assert result["id"] is None
@@ -84,13 +89,56 @@ def test_global_privacy_control_means_nothing_until_consent(
 ) -> None:
     before = identities(aws, moto)
     page = visit(context, page_origin, GPC)
-    assert page.evaluate("() => putonly.track('privacy_gpc', {i: 0})") is None, "off from the first call"
     assert_nothing_kept_until_consent(page, "privacy_gpc", aws, moto, before)
     assert_events_flow_after_consent(page, "privacy_gpc", aws, moto)
-    # The choice is remembered: the next page of the site tracks at once, GPC or not.
-    again = visit(context, page_origin, GPC)
-    again.wait_for_function("() => putonly.track('privacy_gpc_again', {}) !== null")
+    # The choice is remembered: the next page of the site tracks at once, GPC or not, from its first event (the
+    # stub's, before the loader is in). Before: the loader guessed "off" from GPC until the worker answered, so
+    # every page lost those, with no word.
+    again = context.new_page()
+    again.add_init_script(GPC)
+    held: list[Any] = []
+    again.route("**/v1/putonly.js", lambda route: held.append(route))
+    again.goto(page_origin + "/", wait_until="domcontentloaded")
+    again.evaluate("() => { window.queued = putonly.track('privacy_gpc_again', {n: 1}); }")
+    (loader,) = held
+    loader.continue_()
+    again.wait_for_function(READY)
+    first = again.evaluate("() => putonly.track('privacy_gpc_again', {n: 2})")
+    assert first is not None, "on from the first call"
     assert again.evaluate(FLUSHED) == "stored"
+    assert sorted(e["data"]["n"] for e in topic_events(aws, moto, "privacy_gpc_again")) == [1, 2]
+
+
+def test_a_withdrawal_made_on_an_earlier_visit_drops_the_first_events_and_says_so(
+    context: Any, page_origin: str, aws: LocalAws, moto: MotoServer
+) -> None:
+    """Until the worker has read the visitor's choice, track() returns ids; it then stores none of them and names
+    them in a drop event. Before: they were dropped with no word, and track() had returned ids."""
+    first = visit(context, page_origin)
+    first.evaluate("() => putonly.consent(false)")
+    first.wait_for_timeout(300)
+    first.close()
+    page = context.new_page()
+    held: list[Any] = []
+    page.route("**/v1/config.json", lambda route: held.append(route))
+    page.goto(page_origin + "/")
+    page.wait_for_function(READY)
+    early = page.evaluate(
+        """() => {
+            window.dropped = [];
+            putonly.addEventListener('drop', (e) => dropped.push([e.detail.reason, ...e.detail.ids]));
+            return putonly.track('privacy_withdrawn_before', {});
+        }"""
+    )
+    assert early is not None, "the loader cannot know yet"
+    page.wait_for_function("() => dropped.length > 0")  # the outbox says "off" before config.json is in
+    assert page.evaluate("() => dropped") == [["consent", early]]
+    assert page.evaluate("() => putonly.track('privacy_withdrawn_before', {})") is None
+    for route in held:
+        route.continue_()
+    page.unroute("**/v1/config.json")
+    page.wait_for_timeout(500)
+    assert not topic_events(aws, moto, "privacy_withdrawn_before")
 
 
 def test_an_owner_may_not_honor_global_privacy_control(

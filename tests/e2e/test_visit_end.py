@@ -32,10 +32,11 @@ TRACK_PACED = """async ([topic, n, gap, after]) => {
     return ids;
 }"""
 
-# What a browser does when the visitor switches tabs, dispatched without leaving the page.
+# What a browser does when the visitor switches tabs, dispatched without leaving the page. The state is changed
+# where the browser keeps it, Document's own getter (the loader reads that one: markup can shadow document's).
 HIDE = """() => {
-    Object.defineProperty(document, 'visibilityState', {value: 'hidden', configurable: true});
-    document.dispatchEvent(new Event('visibilitychange'));
+    Object.defineProperty(Document.prototype, 'visibilityState', {get: () => 'hidden', configurable: true});
+    document.dispatchEvent(new Event('visibilitychange', {bubbles: true}));
 }"""
 
 
@@ -260,3 +261,37 @@ def test_hidden_page_discarded_without_pagehide(context: Any, site: str, aws: Lo
     with pytest.raises(Exception):  # noqa: B017 (Playwright reports the crash its own way)
         page.goto("chrome://crash", timeout=5_000)
     assert_exactly_once(wait_for_table(aws, moto, "visit_discarded", ids), ids)
+
+
+# Holds the worker's "copies" messages to the loader while ``holdCopies`` is set, to be delivered one by one.
+HOLD_COPIES = """
+const onmessage = Object.getOwnPropertyDescriptor(Worker.prototype, 'onmessage');
+window.heldCopies = [];
+Object.defineProperty(Worker.prototype, 'onmessage', {
+    configurable: true,
+    get() { return onmessage.get.call(this); },
+    set(handler) {
+        onmessage.set.call(this, (e) => (window.holdCopies && e.data.t === 'copies' ? heldCopies.push(() => handler(e)) : handler(e)));
+    },
+});
+"""
+
+
+def test_copies_made_before_a_withdrawal_are_never_sent(
+    context: Any, site: str, aws: LocalAws, moto: MotoServer
+) -> None:
+    """The worker's signed copies of an event, on their way to the loader when the page calls consent(false),
+    arrive after it. Before: the loader kept them, and sent them with keepalive when the page was hidden."""
+    page = context.new_page()
+    page.add_init_script(HOLD_COPIES)
+    page.goto(site + "/")
+    page.wait_for_function(READY)
+    page.evaluate("() => { putonly.track('visit_warmup', {}); return putonly.flush(); }")
+    page.evaluate("() => { window.holdCopies = true; putonly.track('visit_withdrawn', {n: 1}); }")
+    page.wait_for_function("() => heldCopies.length > 0")
+    page.evaluate("() => putonly.consent(false)")
+    page.wait_for_timeout(300)  # the worker has dropped the event
+    page.evaluate("() => heldCopies.shift()()")  # the copies made before it did
+    page.evaluate(HIDE)
+    page.wait_for_timeout(1000)
+    assert not counts(aws, moto, "visit_withdrawn"), "nothing tracked before the withdrawal is sent afterwards"

@@ -4,8 +4,9 @@ import { utf8Length } from './validate.js';
 
 export const SCHEMA_VERSION = 1;
 const WRITE_UNIT = 1024;
-// Identity ids look like "us-east-1:" + a UUID; sizes are computed with one of that length (only its length counts).
-const SAMPLE_IDENTITY = '-'.repeat(46);
+// Identity ids are "<region>:" + a UUID; sizes are computed with one of that length (only its length counts):
+// 46 characters in us-east-1, 51 in ap-southeast-2.
+const UUID_LENGTH = 36;
 
 /**
  * A new id for an envelope or a worker: 16 base64url characters, 96 random bits, as ids.js makes for events. The
@@ -16,7 +17,7 @@ export const newId = () => btoa(String.fromCharCode(...crypto.getRandomValues(ne
 /**
  * @typedef {{id: string, ts: number, topic: string, subject: string, json: string, bytes: number}} Event
  * @typedef {{id: string, topic: string, subject: string, ids: string[], count: number, first: number, last: number, events: string, sk: string, expiresAt: number, bytes: number}} Envelope
- * @typedef {{envelopeMaxBytes: number, envelopeMaxEvents: number, maxDelaySeconds: number, retentionDays: number}} Limits
+ * @typedef {{envelopeMaxBytes: number, envelopeMaxEvents: number, maxDelaySeconds: number, retentionDays: number, region?: string}} Limits
  * @typedef {{id: string, events: Event[]}} Group events that will share one envelope, and that envelope's id
  */
 
@@ -76,7 +77,7 @@ export function seal(events, limits, id = newId()) {
     expiresAt: limits.retentionDays > 0 ? Math.floor(first / 1000) + limits.retentionDays * 86400 : 0,
     bytes: 0,
   };
-  envelope.bytes = itemSize(toItem(envelope, SAMPLE_IDENTITY));
+  envelope.bytes = itemSize(toItem(envelope, '-'.repeat((limits.region || 'us-east-1').length + 1 + UUID_LENGTH)));
   return envelope;
 }
 

@@ -9,8 +9,12 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, classOf, fail, seria
   const stub = w.putonly;
   if (stub && stub.version) return; // included twice: keep the first
 
+  /** A property of the document, from Document's own getter: the page's markup can shadow ``document.<name>``
+   * (an <img name="currentScript">, DOM clobbering), and then the worker would be loaded from where it points.
+   * @param {string} name */
+  const doc = (name) => /** @type {any} */ (Object.getOwnPropertyDescriptor(Document.prototype, name)).get.call(document);
   // Set while a classic script (async or not) runs; the worker and config.json sit beside it.
-  const base = new URL('.', /** @type {HTMLScriptElement} */ (document.currentScript).src).href;
+  const base = new URL('.', doc('currentScript').src).href;
   // new Worker() must be same-origin, so a Blob worker imports the bundle from the tracker's origin.
   // If that fails (network, CSP), it says so, and die() makes the API refuse from then on.
   const source = `try{importScripts(${JSON.stringify(base + __PUTONLY_WORKER__)})}catch(e){postMessage({t:"dead",message:e.message})}`;
@@ -29,9 +33,11 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, classOf, fail, seria
   /** Whole ms since the epoch. A page may have replaced Date.now (fractional or NaN): then performance's clock. */
   const now = (t = Date.now()) => Math.floor(t > 0 ? t : performance.timeOrigin + performance.now());
   let maxEventBytes = DEFAULT_MAX_EVENT_BYTES;
-  // Global Privacy Control: off until the worker, which has read config.json (honorGlobalPrivacyControl) and any
-  // choice the visitor made here before, says otherwise.
-  let consented = /** @type {any} */ (navigator).globalPrivacyControl !== true;
+  // Until the worker, which reads any choice the visitor made here before and config.json (consentDefault,
+  // honorGlobalPrivacyControl with Global Privacy Control), says tracking is off, events go to it: if it is off,
+  // the worker stores none of them and names them in a drop event (reason "consent"). A guess from GPC alone
+  // would lose the first events of a visitor who opted in, on every page.
+  let consented = true;
   /** consent() calls the worker has not answered yet: until it has, the page's own choice stands. */
   let asking = 0;
   /** Events waiting for the next microtask, six fields each, each field followed by a tab: id, time, topic, subject,
@@ -87,9 +93,12 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, classOf, fail, seria
     if (options !== undefined && (!options || typeof options !== 'object' || classOf(options))) {
       fail(TypeError, 'options must be a plain object: {subject}');
     }
-    for (const key in options) if (key !== 'subject') fail(TypeError, `unknown option "${key}"; the only one is subject`);
-    const given = options && options.subject;
+    // Own keys only: a page's enumerable additions to Object.prototype are not options.
+    for (const key in options) if (key !== 'subject' && Object.hasOwn(options, key)) fail(TypeError, `unknown option "${key}"; the only one is subject`);
+    const given = options && Object.hasOwn(options, 'subject') ? options.subject : undefined;
     if (given !== lastGiven) (subject = checkSubject(given)), (lastGiven = given);
+    // This event's: a getter in the data may call track() with another subject.
+    const about = subject;
     const { json, bytes } = serializeData(data, maxEventBytes);
     if (!consented || dead) return null;
     let id;
@@ -100,7 +109,7 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, classOf, fail, seria
       return null;
     }
     if (!outgoing) later(), (since = ts);
-    outgoing += `${id}\t${ts - since}\t${topic}\t${subject}\t${bytes}\t${json}\t`;
+    outgoing += `${id}\t${ts - since}\t${topic}\t${about}\t${bytes}\t${json}\t`;
     return id;
   };
   /**
@@ -162,7 +171,8 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, classOf, fail, seria
       if (!asking) consented = data.consent;
       maxEventBytes = data.maxEventBytes || maxEventBytes;
     } else if (data.t === 'copies') {
-      for (const [id, ...copy] of data.put) copies.set(id, /** @type {any} */ (copy));
+      // Not while off: copies the worker made before it heard of a consent(false) are never sent.
+      if (consented) for (const [id, ...copy] of data.put) copies.set(id, /** @type {any} */ (copy));
       for (const id of data.drop) copies.delete(id);
       if (hidden) keep();
     } else if (data.t === 'consent') {
@@ -203,10 +213,13 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, classOf, fail, seria
     send();
     keep();
   };
-  document.addEventListener('visibilitychange', () => (document.visibilityState === 'hidden' ? hide() : ((hidden = false), post({ t: 'show' }))));
-  window.addEventListener('pagehide', hide);
-  document.addEventListener('freeze', hide);
-  post({ t: 'init', base, gpc: !consented });
+  // On the window (the page's markup cannot shadow its methods), capturing: the document's events pass it first.
+  /** @param {string} type @param {() => void} listener */
+  const on = (type, listener) => w.addEventListener(type, listener, true);
+  on('visibilitychange', () => (doc('visibilityState') === 'hidden' ? hide() : ((hidden = false), post({ t: 'show' }))));
+  on('pagehide', hide);
+  on('freeze', hide);
+  post({ t: 'init', base, gpc: /** @type {any} */ (navigator).globalPrivacyControl === true });
 
   w.putonly = api;
   // Calls made through the snippet's stub before this script loaded, in order, with their own times; and

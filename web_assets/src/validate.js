@@ -25,7 +25,9 @@ export function fail(Type, message) {
  */
 export function checkTopic(topic) {
   if (typeof topic !== 'string' || !TOPIC_PATTERN.test(topic)) {
-    fail(TypeError, `topic ${stringify(String(topic).slice(0, 80))} (${typeof topic}) must be a string matching ${TOPIC_PATTERN}`);
+    // Not String() of an object: the page's toString would run here (or throw, without one).
+    const shown = topic && (typeof topic === 'object' || typeof topic === 'function') ? '' : stringify(String(topic).slice(0, 80)) + ' ';
+    fail(TypeError, `topic ${shown}(${typeof topic}) must be a string matching ${TOPIC_PATTERN}`);
   }
   return topic;
 }

@@ -312,6 +312,9 @@ async function openStore() {
     await new Promise((granted) => navigator.locks.request(LOCK_PREFIX + owner, () => (granted(0), new Promise(() => {}))));
     stored = await meta('consent');
     consent = stored !== false;
+    // The page hears at once (a returning visitor's outbox opens before config.json is in): from now on its
+    // track() returns null rather than ids of events the worker will drop.
+    if (!consent) post({ t: 'consent', value: false });
   } catch (err) {
     broken = `cannot start, events are not kept: ${/** @type {Error} */ (err).message || err}`;
   }
@@ -386,7 +389,9 @@ function parse({ lines, since }) {
 
 /** Events from the loader: checked again, stored, then packed. @param {import('./envelope.js').Event[]} events */
 function accept(events) {
-  if (!consent) return;
+  // Tracking is off (the loader had not heard yet, or another tab withdrew meanwhile): nothing is kept, and the
+  // page hears which of its events are gone.
+  if (!consent) return post({ t: 'drop', ids: idsOf(events), reason: 'consent' });
   /** @type {Loose[]} */
   const valid = [];
   for (const event of events) {

@@ -21,6 +21,15 @@ test('an envelope says topic, subject and times once, and each event as [id, dt,
   assert.equal(envelope.expiresAt, 0);
 });
 
+test("an envelope's size counts an identity id of its region's length", () => {
+  // A UUID after "<region>:": "us-east-1:" is 10 characters, "ap-southeast-2:" 15. Sized as us-east-1, an
+  // envelope in ap-southeast-2 was 5 bytes short, and could cross into one more write unit than planned.
+  for (const region of ['us-east-1', 'ap-southeast-2', 'us-gov-west-1']) {
+    const envelope = seal([play(0)], { ...limits, region }, 'ENV0000000000001');
+    assert.equal(envelope.bytes, itemSize(toItem(envelope, `${region}:${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}`)), region);
+  }
+});
+
 // Its attribute names are checked against the one source, cdk_app/envelope.py, by tests/unit/test_envelope.py.
 test('the item carries the identity, the index keys and the expiry', () => {
   const item = toItem(seal([play(0)], { ...limits, retentionDays: 30 }), 'us-east-1:abc');
