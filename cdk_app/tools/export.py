@@ -54,7 +54,7 @@ INDEX_PAGE_MAX = 100  # BatchGetItem's most keys
 # The times a row can have (rows.py: 1970 to 9999); a bound outside them is a mistake, and would not sort as
 # the table's keys do (year 999 is "999-...", after "2026-...").
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(9999, 12, 31, 23, 59, 59, 999000, tzinfo=UTC)
+LATEST = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
 
 
 def parse_time(value: str, *, flag: str) -> str:

@@ -23,7 +23,7 @@ from cdk_app import envelope
 # Times a row can show: 1970-01-01 to 9999-12-31 (datetime's range), in ms.
 LAST_MS = 253_402_300_799_999
 # A spreadsheet runs a cell starting with one of these as a formula (OWASP, "CSV Injection").
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t")  # and CR, which cell() replaces (below)
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # Characters a terminal or a viewer acts on rather than shows: C0 controls but tab, DEL and C1 controls (ESC,
 # CR and the one-byte CSI U+009B start sequences that retitle windows, clear screens, hide text or write the

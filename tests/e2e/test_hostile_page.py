@@ -236,6 +236,21 @@ def test_markup_that_shadows_document_properties_changes_nothing(
     assert page.evaluate(FLUSHED) == "stored"
     assert list(stored_exactly(aws, moto, "hostile_clobbered")) == ids
     assert not [url for url in evil if "worker" in url], "nothing loaded from where the markup pointed"
+    # The tab is hidden (the state changed where the browser keeps it; the shadowed document.visibilityState
+    # is an <img>): the tracker hears it, and sends what comes next at once rather than after maxDelaySeconds.
+    page.evaluate(
+        """() => {
+            Object.defineProperty(Document.prototype, 'visibilityState', {get: () => 'hidden', configurable: true});
+            document.dispatchEvent(new Event('visibilitychange', {bubbles: true}));
+            window.hiddenId = putonly.track('hostile_clobbered_hidden', {n: 2});
+        }"""
+    )
+    hidden_id = page.evaluate("() => hiddenId")
+    for _ in range(50):
+        if hidden_id in stored_exactly(aws, moto, "hostile_clobbered_hidden"):
+            break
+        page.wait_for_timeout(100)
+    assert hidden_id in stored_exactly(aws, moto, "hostile_clobbered_hidden"), "sent at once when hidden"
 
 
 def test_a_track_call_inside_a_getter_keeps_each_events_subject(

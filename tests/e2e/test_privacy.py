@@ -126,19 +126,70 @@ def test_a_withdrawal_made_on_an_earlier_visit_drops_the_first_events_and_says_s
     early = page.evaluate(
         """() => {
             window.dropped = [];
+            window.ids = [];
             putonly.addEventListener('drop', (e) => dropped.push([e.detail.reason, ...e.detail.ids]));
             return putonly.track('privacy_withdrawn_before', {});
         }"""
     )
-    assert early is not None, "the loader cannot know yet"
-    page.wait_for_function("() => dropped.length > 0")  # the outbox says "off" before config.json is in
-    assert page.evaluate("() => dropped") == [["consent", early]]
-    assert page.evaluate("() => putonly.track('privacy_withdrawn_before', {})") is None
+    # The outbox says "off" before config.json is in: track() returns null from then on; a call before that
+    # got an id, which a drop event names.
+    page.wait_for_function(
+        "() => { const id = putonly.track('privacy_withdrawn_before', {}); if (id) window.ids.push(id); return !id; }"
+    )
+    given = [early, *page.evaluate("() => ids")] if early else page.evaluate("() => ids")
+    page.wait_for_function(f"() => dropped.flat().length >= {len(given) + min(len(given), 1)}")
+    assert sorted(i for reason, *ids in page.evaluate("() => dropped") for i in ids if reason == "consent") == sorted(
+        given
+    )
     for route in held:
         route.continue_()
     page.unroute("**/v1/config.json")
     page.wait_for_timeout(500)
     assert not topic_events(aws, moto, "privacy_withdrawn_before")
+
+
+OUTBOX_RECORDS = """async () => {
+    const db = await new Promise((ok, fail) => { const r = indexedDB.open('putonly'); r.onsuccess = () => ok(r.result); r.onerror = () => fail(r.error); });
+    const tx = db.transaction(['events', 'envelopes']);
+    const count = (name) => new Promise((ok) => { const q = tx.objectStore(name).count(); q.onsuccess = () => ok(q.result); });
+    const n = (await count('events')) + (await count('envelopes'));
+    db.close();
+    return n;
+}"""
+
+
+def test_a_returning_visitor_with_gpc_and_no_choice_made_keeps_nothing_before_the_config_says(
+    context: Any, page_origin: str, aws: LocalAws, moto: MotoServer
+) -> None:
+    """The outbox exists (an earlier visit), no choice was made, and GPC is on now: whether it counts is in
+    config.json. Before: the first events were written to the outbox while it was on its way."""
+    first = visit(context, page_origin)
+    assert first.evaluate(f"async () => {{ putonly.track('privacy_gpc_returning', {{}}); return ({FLUSHED})(); }}") == (
+        "stored"
+    )
+    first.close()
+    page = context.new_page()
+    page.add_init_script(GPC)
+    held: list[Any] = []
+    page.route("**/v1/config.json", lambda route: held.append(route))
+    page.goto(page_origin + "/")
+    page.wait_for_function(READY)
+    early = page.evaluate(
+        """() => {
+            window.dropped = [];
+            putonly.addEventListener('drop', (e) => dropped.push([e.detail.reason, ...e.detail.ids]));
+            return putonly.track('privacy_gpc_returning_early', {});
+        }"""
+    )
+    page.wait_for_timeout(500)
+    assert early is not None and page.evaluate(OUTBOX_RECORDS) == 0, "not even kept in the outbox"
+    for route in held:
+        route.continue_()
+    page.unroute("**/v1/config.json")
+    page.wait_for_function("() => dropped.length > 0")
+    assert page.evaluate("() => dropped") == [["consent", early]]
+    assert page.evaluate("() => putonly.track('privacy_gpc_returning_early', {})") is None
+    assert not topic_events(aws, moto, "privacy_gpc_returning_early")
 
 
 def test_an_owner_may_not_honor_global_privacy_control(

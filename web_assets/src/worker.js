@@ -204,6 +204,7 @@ function clearCopies() {
 
 /** @param {any} data */
 const receive = (data) => {
+  if (data.t === 'consent' && !data.elsewhere_) chosen = data.value;
   // A request is answered within a minute even when its turn has not come (a first visit whose config.json
   // keeps failing: nothing is handled before the config). The page has been told it failed, so when its turn
   // comes a flush() or identity() is not carried out; a reset() is, as the visitor asked to be forgotten.
@@ -285,17 +286,17 @@ function handle(data) {
 async function start(base, gpc) {
   // A returning visitor has an outbox: it opens at once, so events of the first moments are kept. A first visit
   // waits for config.json: with Global Privacy Control or consentDefault "denied", nothing may be stored, not
-  // even the database, until consent(true).
+  // even the database, until consent(true). So does a returning visitor with GPC who made no choice here:
+  // config.json says whether GPC counts.
   const known = await indexedDB.databases().then((dbs) => dbs.some((db) => db.name === 'putonly'), () => true);
-  if (known) await openStore();
+  if (known) await openStore(gpc);
   config = await fetchConfig(base);
   const optOut = (gpc && config.honorGlobalPrivacyControl !== false) || config.consentDefault === 'denied';
   if (!known) {
-    if (optOut) {
-      consent = false;
-      release();
-    } else await openStore();
-  } else if (optOut && stored === undefined && consent) setConsent(false, false); // no choice made here yet
+    if (optOut) consent = false;
+    else await openStore();
+  } else if (optOut && stored === undefined && chosen === undefined && consent) setConsent(false, false); // no choice made here yet
+  release();
   if (broken) return report([], broken);
   post({ t: 'ready', consent, maxEventBytes: config.maxEventBytes });
   if (outbox) await run();
@@ -304,8 +305,15 @@ async function start(base, gpc) {
 /** The consent the visitor chose on this origin, if any (read when the outbox opens). @type {boolean | undefined} */
 let stored;
 
-/** Opens the outbox and takes this worker's lock; then handles the messages that waited for it. */
-async function openStore() {
+/** A consent() call of this page's waiting to be handled: until config.json is in, the choice the page made.
+ * @type {boolean | undefined} */
+let chosen;
+
+/**
+ * Opens the outbox and takes this worker's lock; then handles the messages that waited for it, unless ``hold``
+ * (Global Privacy Control): then only once a choice made here says what to do, else start() does.
+ */
+async function openStore(hold = false) {
   try {
     outbox = await openOutbox();
     // Held until this worker ends: other tabs see our records are owned by a live worker.
@@ -318,7 +326,7 @@ async function openStore() {
   } catch (err) {
     broken = `cannot start, events are not kept: ${/** @type {Error} */ (err).message || err}`;
   }
-  release();
+  if (!hold || stored !== undefined) release();
 }
 
 /** Starts packing, signing and sending (once there are a config and an outbox), once. */
@@ -696,7 +704,12 @@ function setConsent(value, here) {
     return opened;
   }
   save();
-  if (!value) forget(CONSENT_OFF);
+  if (!value) {
+    // The page hears which of its events are gone (a drop event, no warning: the visitor or the page chose).
+    const ids = [...pending];
+    forget(CONSENT_OFF);
+    if (ids.length) post({ t: 'drop', ids, reason: 'consent' });
+  }
 }
 
 /** Drops everything this worker holds and clears the outbox (consent withdrawn, reset()). @param {string} why */

@@ -85,6 +85,7 @@ def test_characters_a_terminal_acts_on_are_escaped_in_json_lines() -> None:
 def test_characters_a_terminal_acts_on_are_replaced_in_csv_cells() -> None:
     assert cell(ACTIVE) == "\ufffd]0;pwned\ufffd\ufffd[2J\ufffd[8m\ufffd31m\ufffdx\ufffd\ufffd\ufffd\ufffd"
     assert cell("a\tb") == "a\tb"
+    assert cell("\r=1+1") == "\ufffd=1+1", "a carriage return, once a formula start, is replaced"
 
 
 def test_other_cells_are_unchanged() -> None:
