@@ -12,6 +12,7 @@ import json
 import select
 import socket
 import threading
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,6 +35,9 @@ class DynamoGate:
         self.aborted = 0
         self.release = threading.Event()
         self.held: list[int] = []  # the envelope counts of held requests
+        # DynamoDB's clock this far ahead of this machine's (a visitor's device clock behind): a PutItem signed
+        # more than 15 minutes away from it is refused, with DynamoDB's own message (it carries the server's time).
+        self.server_ahead: timedelta | None = None
         self.answers: list[tuple[int, int, str]] = []  # (count, status, error type) of forwarded PutItems
         gate = self
 
@@ -47,6 +51,9 @@ class DynamoGate:
                     gate.forward(self, body)
                     return
                 count = int(json.loads(body)["Item"]["count"]["N"])
+                if gate.server_ahead is not None and gate.refused_for_its_date(self):
+                    gate.answers.append((count, 400, "InvalidSignatureException"))
+                    return
                 if gate.mode == "abort":
                     gate.aborted += 1
                     self.close_connection = True  # no response: the browser sees a network error
@@ -67,6 +74,29 @@ class DynamoGate:
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}/"
+
+    def refused_for_its_date(self, handler: BaseHTTPRequestHandler) -> bool:
+        """Answers as DynamoDB does a signature dated more than 15 minutes from its clock; False if in time."""
+        server = datetime.now(UTC) + (self.server_ahead or timedelta())
+        signed = handler.headers["X-Amz-Date"]
+        at = datetime.strptime(signed, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        if abs(at - server) <= timedelta(minutes=15):
+            return False
+        stamp = lambda t: t.strftime("%Y%m%dT%H%M%SZ")  # noqa: E731
+        if at < server:
+            message = f"Signature expired: {signed} is now earlier than {stamp(server - timedelta(minutes=15))}"
+            message += f" ({stamp(server)} - 15 min.)"
+        else:
+            message = f"Signature not yet current: {signed} is still later than {stamp(server + timedelta(minutes=15))}"
+            message += f" ({stamp(server)} + 15 min.)"
+        payload = json.dumps({"__type": "com.amazon.coral.service#InvalidSignatureException", "message": message})
+        handler.send_response(400)
+        handler.send_header("Access-Control-Allow-Origin", "*")
+        handler.send_header("Content-Type", "application/x-amz-json-1.0")
+        handler.send_header("Content-Length", str(len(payload)))
+        handler.end_headers()
+        handler.wfile.write(payload.encode())
+        return True
 
     @staticmethod
     def hung_up(handler: BaseHTTPRequestHandler, within: float) -> bool:
@@ -94,6 +124,7 @@ class DynamoGate:
 
     def reset(self) -> None:
         self.mode, self.aborted, self.cancelled, self.latency = "pass", 0, 0, 0.3
+        self.server_ahead = None
         self.release.set()
         self.release = threading.Event()
         self.held.clear()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -126,6 +127,27 @@ def test_reload(context: Any, site: str, aws: LocalAws, moto: MotoServer) -> Non
     page.wait_for_timeout(6_000)  # past the drain interval: the new worker has adopted the old outbox
     page.evaluate("() => putonly.flush()")
     assert_exactly_once(counts(aws, moto, "visit_reload"), ids + more)
+
+
+@pytest.mark.parametrize("behind", [timedelta(hours=2), -timedelta(hours=2)], ids=["behind", "ahead"])
+def test_reload_with_a_device_clock_hours_off(
+    context: Any, site: str, aws: LocalAws, moto: MotoServer, gate: DynamoGate, behind: timedelta
+) -> None:
+    """The old worker's keepalive copies and the new one (which adopts its outbox) learn the server's time a second
+    apart. Before: each made the envelope's key from its own, and every event was stored twice."""
+    gate.server_ahead = behind
+    topic = f"visit_clock_{'behind' if behind > timedelta() else 'ahead'}"
+    page = visit(context, site, warm=True)  # this worker has learnt the server's time
+    ids = page.evaluate(TRACK_PACED, [topic, 6, 100, 300])
+    page.reload()
+    page.wait_for_function(READY)
+    page.wait_for_timeout(6_000)  # past the drain interval: the new worker has adopted the old outbox
+    page.evaluate("() => putonly.flush()")
+    found = counts(aws, moto, topic)
+    assert_exactly_once(found, ids)
+    times = [e["ts"] for e in stored_events(aws, moto) if e["topic"] == topic]
+    server_now = (datetime.now(UTC) + behind).timestamp() * 1000
+    assert all(abs(t - server_now) < 60_000 for t in times), "in the server's clock"
 
 
 def test_closed_tab_with_a_second_tab_open(context: Any, site: str, aws: LocalAws, moto: MotoServer) -> None:

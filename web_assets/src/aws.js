@@ -60,15 +60,23 @@ export function guestCredentials(config, meta, now = Date.now, fetchFn = fetch) 
     throw Object.assign(Error(`putonly: ${target} failed: ${reply.status ? `${reply.status} ${reply.message}` : 'network error'}`), { reply });
   };
 
+  /** Set by reset(): an answer still on its way is of the identity the visitor asked to forget. */
+  let retired = false;
+  const stillMine = () => {
+    if (retired) throw Error('putonly: reset() forgot this identity');
+  };
+
   /** @returns {Promise<Credentials>} */
   const fetchCredentials = async () => {
     // Two tabs of a first visit both ask; the id stored first wins, so the visitor has one partition.
     let identityId = await meta(ID);
     if (!identityId) {
       const { IdentityId } = await cognito('GetId', { IdentityPoolId: config.identityPoolId });
+      stillMine(); // never stored after reset() cleared it
       identityId = await meta(ID, (stored) => stored || IdentityId);
     }
     const credentials = (await cognito('GetCredentialsForIdentity', { IdentityId: identityId })).Credentials;
+    stillMine();
     const expiresAt = credentials.Expiration * 1000;
     refreshAt = expiresAt - Math.min(5 * 60_000, (expiresAt - now()) / 2); // (expired already: before now)
     return { ...credentials, identityId };
@@ -92,6 +100,8 @@ export function guestCredentials(config, meta, now = Date.now, fetchFn = fetch) 
             )),
     /** Forget the credentials (after an expired-token or bad-signature reply). */
     invalidate: () => void (refreshAt = 0),
+    /** Forget them for good (reset()): a fetch under way gives nothing, and stores no identity id. */
+    retire: () => void ((retired = true), (refreshAt = 0)),
   };
 }
 

@@ -27,7 +27,7 @@ const CONSENT_OFF = 'tracking is off (no consent)';
 // Property names that end in _ are this bundle's own (never stored, never in a message): esbuild shortens them.
 
 /**
- * @typedef {import('./envelope.js').Envelope & {owner: string, attempt_?: number, refreshes_?: number, warned_?: boolean, strikes_?: number, mark_?: number, timer_?: any}} Stored
+ * @typedef {import('./envelope.js').Envelope & {owner: string, skew?: number, attempt_?: number, refreshes_?: number, warned_?: boolean, strikes_?: number, mark_?: number, timer_?: any}} Stored
  *   an envelope of this worker's; timer_: it waits out a backoff or a keepalive copy's answer (a timer whose envelope is
  *   no longer ``mine`` when it fires does nothing)
  * @typedef {import('./envelope.js').Event & {owner: string}} Loose
@@ -77,6 +77,14 @@ let dueTimer = 0;
 /** How far the device's clock is behind the server's, learnt from refused signatures. */
 let skew = 0;
 const now = () => Date.now() + skew;
+// An envelope's times and key are in the clock it was given when its group opened (its ``skew``, kept with it
+// in the outbox), whoever signs it: two workers learn the server's time a second apart, and keys made from their
+// own would differ, storing the events twice. Its signatures are dated in that clock too, so while the clock is
+// wrong every one of them is refused and none stored: then, and only then, it moves to the server's.
+/** The clock of each open group. @type {Map<string, number>} */
+const groupSkew = new Map();
+/** @param {string} id */
+const skewOf = (id) => (groupSkew.has(id) ? groupSkew : groupSkew.set(id, skew)).get(id);
 /** This worker's records in the outbox (loose events by data bytes, envelopes by item bytes): a cheap
  * running estimate that says when to check the bounds; dropOldest recounts exactly. */
 let totals = { count: 0, bytes: 0 };
@@ -113,8 +121,8 @@ const weigh = (records, sign = 1) => {
 const full = () => totals.count > config.outboxMaxEvents || totals.bytes > config.outboxMaxBytes;
 /** @template {object} T @param {T} record @returns {T & {owner: string}} */
 const stamp = (record) => ({ ...record, owner });
-/** @param {import('./envelope.js').Event[]} events @param {string} [id] @returns {Stored} */
-const sealed = (events, id) => stamp(seal(events, config, id));
+/** @param {import('./envelope.js').Event[]} events @param {string} id @returns {Stored} */
+const sealed = (events, id) => stamp({ ...seal(events, config, id), skew: skewOf(id) });
 /** Adds events to ``into`` in time order (an event older than its group's first opens another), sealing the
  * groups that fill. @param {Loose[]} events */
 const pack = (events, into = packer) => {
@@ -160,7 +168,7 @@ async function updateCopies() {
   const open = new Map();
   for (const { id, events } of packer.open()) {
     let envelope = snapshots.get(id);
-    if (envelope?.count !== events.length) {
+    if (envelope?.count !== events.length || envelope.skew !== skewOf(id)) {
       envelope = await serial(async () => {
         if (at !== epoch || !packer.open().some((g) => g.id === id)) return; // sealed meanwhile: its envelope is stored
         const snapshot = sealed(events, id);
@@ -179,12 +187,12 @@ async function updateCopies() {
   let budget = KEEPALIVE_BUDGET;
   for (const envelope of [...new Map([...open, ...mine]).values()].sort((a, b) => a.first - b.first)) {
     let copy = held.get(envelope.id);
-    if (!copy || copy[0] !== envelope.count || copy[2] !== creds || copy[3] !== skew || Date.now() - copy[1] > COPY_MAX_AGE_MS) {
+    if (!copy || copy[0] !== envelope.count || copy[2] !== creds || copy[3] !== (envelope.skew || 0) || Date.now() - copy[1] > COPY_MAX_AGE_MS) {
       const { url, headers, body } = await sign(envelope, creds);
       if (at !== epoch) return;
       const bytes = utf8Length(body);
       if (bytes > budget) break;
-      copy = [envelope.count, Date.now(), creds, skew, bytes];
+      copy = [envelope.count, Date.now(), creds, envelope.skew || 0, bytes];
       put.push([envelope.id, envelope.count, bytes, url, headers, body]);
     }
     if ((budget -= copy[4]) < 0) break;
@@ -271,7 +279,10 @@ function handle(data) {
     const ids = [...pending];
     forget('reset() dropped the events not stored yet');
     if (ids.length) post({ t: 'drop', ids, reason: 'reset' });
-    credentials?.invalidate();
+    // New credentials, of the new identity: ones being fetched now are of the old one (a fetch under way is
+    // shared by every caller, and would be used for an hour).
+    credentials?.retire();
+    if (credentials) credentials = guestCredentials(config, meta, now);
     serial(async () => {
       if (outbox) await meta(ID, () => undefined);
       reply(n);
@@ -441,6 +452,7 @@ function sealGroups(groups) {
   const at = epoch;
   for (const { id, events } of groups) {
     const envelope = sealed(events, id);
+    groupSkew.delete(id);
     serial(async () => {
       if (at !== epoch) return;
       try {
@@ -519,9 +531,19 @@ async function deliver(envelope) {
   const { status = 0, message } = reply;
   lastError = status ? `${status} ${message || ''}`.trim() : `network error: ${message}`;
   if (at !== epoch) return; // consent withdrawn meanwhile: the outbox is empty now
-  // A wrong device clock: sign in the server's time from now on.
+  // A wrong device clock: sign in the server's time from now on. This envelope was refused for its clock, so no
+  // copy of it is stored: it moves to the server's (in the outbox first, for a worker that adopts it), as do
+  // open groups whose clock is off by more than DynamoDB's 15 minutes.
   const server = outcome === 'refresh' && serverTime(message);
-  if (server) skew = server - Date.now();
+  if (server) {
+    skew = server - Date.now();
+    for (const [id, clock] of groupSkew) if (Math.abs(clock - skew) > 16 * 60_000) groupSkew.set(id, skew);
+    envelope.skew = skew;
+    // The stored record: without this worker's own state of the envelope.
+    const { attempt_, refreshes_, warned_, strikes_, mark_, timer_, ...record } = envelope;
+    if (!(await serial(async () => at === epoch && mine.get(envelope.id) === envelope && (await write([], [record]), true)))) return;
+    soon();
+  }
   if (outcome === 'refresh' && (envelope.refreshes_ = (envelope.refreshes_ || 0) + 1) < 3) {
     credentials.invalidate();
     queue.unshift(envelope);
@@ -558,18 +580,19 @@ async function confirm(envelope) {
   if (at === epoch) weigh([envelope], -1);
 }
 
-/** The envelope's PutItem, signed now. @param {import('./envelope.js').Envelope} envelope @param {import('./aws.js').Credentials} creds */
+/** The envelope's PutItem, signed now. @param {Stored} envelope @param {import('./aws.js').Credentials} creds */
 function sign(envelope, creds) {
   // Event times in the server's clock once the device's is known to be wrong (the key too: nothing signed with
   // the wrong clock was stored, DynamoDB refused it).
-  const item = toItem(envelope, creds.identityId, config.indexShards, skew);
-  return signPutItem(config, creds, item, new Date(now()).toISOString().replace(/[:-]|\.\d{3}/g, ''));
+  const clock = envelope.skew || 0; // (0 in envelopes stored by earlier versions)
+  const item = toItem(envelope, creds.identityId, config.indexShards, clock);
+  return signPutItem(config, creds, item, new Date(Date.now() + clock).toISOString().replace(/[:-]|\.\d{3}/g, ''));
 }
 
 /** DynamoDB refused the envelope as invalid: split until the bad event is alone, then drop only it. */
 async function reject(/** @type {Stored} */ envelope, /** @type {string} */ reason) {
   const at = epoch;
-  const halves = envelope.count > 1 ? split(envelope, config).map(stamp) : [];
+  const halves = envelope.count > 1 ? split(envelope, config).map((half) => stamp({ ...half, skew: envelope.skew })) : [];
   const replaced = await serial(async () => at === epoch && (await write([envelope.id], halves), true));
   if (!replaced) return; // consent withdrawn, or the outbox refused: the envelope stays for a later worker
   mine.delete(envelope.id);
@@ -716,6 +739,7 @@ function setConsent(value, here) {
 function forget(why) {
   epoch++;
   packer?.clear();
+  groupSkew.clear();
   clearCopies();
   mine.clear(); // retry timers that fire later find nothing to send
   queue.length = 0;

@@ -126,3 +126,26 @@ test('callers share one fetch under way, also after an invalidate() meanwhile', 
   creds.invalidate(); // once it is in, invalidate() does ask again
   assert.equal((await creds.get()).AccessKeyId, 'AK2');
 });
+
+test('credentials retired by reset() while being fetched give nothing, and store no identity id', async () => {
+  for (const returning of [false, true]) {
+    const saved = returning ? { identityId: 'us-east-1:old' } : {};
+    /** @type {(r: Response) => void} */
+    let answer = () => {};
+    const calls = [];
+    const fetch = (url, init) => {
+      calls.push(init.headers['x-amz-target'].split('.')[1]);
+      return new Promise((resolve) => (answer = resolve));
+    };
+    const creds = guestCredentials(config, metaOf(saved), () => 0, fetch);
+    const got = creds.get().then((c) => c.identityId, (err) => err.message);
+    while (!calls.length) await new Promise((r) => setTimeout(r, 1));
+    saved.identityId = undefined; // reset() forgets the identity
+    creds.retire();
+    answer(new Response(JSON.stringify(returning
+      ? { Credentials: { AccessKeyId: 'AK', SecretKey: 's', SessionToken: 't', Expiration: 3600 } }
+      : { IdentityId: 'us-east-1:old' }), { status: 200 }));
+    assert.equal(await got, 'putonly: reset() forgot this identity', returning ? 'returning visitor' : 'first visit');
+    assert.equal(saved.identityId, undefined, 'the old identity is not stored again');
+  }
+});
