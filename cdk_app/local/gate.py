@@ -82,7 +82,9 @@ class DynamoGate:
         at = datetime.strptime(signed, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
         if abs(at - server) <= timedelta(minutes=15):
             return False
-        stamp = lambda t: t.strftime("%Y%m%dT%H%M%SZ")  # noqa: E731
+        def stamp(t: datetime) -> str:
+            return t.strftime("%Y%m%dT%H%M%SZ")
+
         if at < server:
             message = f"Signature expired: {signed} is now earlier than {stamp(server - timedelta(minutes=15))}"
             message += f" ({stamp(server)} - 15 min.)"
