@@ -82,6 +82,7 @@ class DynamoGate:
         at = datetime.strptime(signed, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
         if abs(at - server) <= timedelta(minutes=15):
             return False
+
         def stamp(t: datetime) -> str:
             return t.strftime("%Y%m%dT%H%M%SZ")
 
