@@ -279,3 +279,35 @@ def test_consent_given_before_the_config_arrives_stands_on_a_returning_visit_wit
     )
     assert result == {"id": result["id"], "flushed": "stored"} and result["id"], result
     assert result["id"] in {e["id"] for e in topic_events(aws, moto, "privacy_returning")}
+
+
+def test_reset_in_one_tab_is_heard_by_the_sites_other_tabs(
+    context: Any, page_origin: str, aws: LocalAws, moto: MotoServer
+) -> None:
+    """Before: another open tab kept the old identity (its credentials, for up to an hour): its events went on
+    being stored under it, and its outbox records, adopted by the first tab once it closed, under the new one."""
+    track = """async (tab) => {
+        const drops = [];
+        putonly.addEventListener('drop', (e) => drops.push(e.detail.reason));
+        const id = putonly.track('privacy_reset_tabs', {tab});
+        await putonly.flush();
+        return {id, identity: await putonly.identity(), drops};
+    }"""
+    first, other = visit(context, page_origin), visit(context, page_origin)
+    before = first.evaluate(track, "first")["identity"]
+    assert other.evaluate(track, "other")["identity"] == before, "one identity per browser"
+    other.evaluate(
+        """() => {
+            window.dropped = [];
+            putonly.addEventListener('drop', (e) => dropped.push(...e.detail.ids));
+            window.pending = putonly.track('privacy_reset_tabs_unsent', {});
+        }"""
+    )
+    first.evaluate("() => putonly.reset()")
+    other.wait_for_function("() => dropped.includes(pending)")  # its unsent event too, as the first tab's
+    after = other.evaluate(track, "other after")
+    assert after["identity"] not in (None, before)
+    assert first.evaluate(track, "first after")["identity"] == after["identity"]
+    pk = {e["data"]["tab"]: e["pk"] for e in topic_events(aws, moto, "privacy_reset_tabs")}
+    assert pk == {"first": before, "other": before, "other after": after["identity"], "first after": after["identity"]}
+    assert not topic_events(aws, moto, "privacy_reset_tabs_unsent")

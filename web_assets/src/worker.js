@@ -238,6 +238,7 @@ self.addEventListener('securitypolicyviolation', ({ blockedURI, effectiveDirecti
 self.onmessage = (/** @type {MessageEvent} */ { data }) => (data.t === 'init' ? start(data.base, data.gpc).catch(fault) : receive(data));
 tabs.onmessage = ({ data }) => {
   if (data?.putonly === 'consent' && typeof data.value === 'boolean') receive({ t: 'consent', value: data.value, elsewhere_: true });
+  if (data?.putonly === 'reset') receive({ t: 'reset', elsewhere_: true });
 };
 
 /** Set once start() has packed the events that arrived before the config. */
@@ -275,17 +276,22 @@ function handle(data) {
   else if (t === 'identity') serial(async () => reply(n, '', (outbox && (await meta(ID))) ?? null));
   else if (t === 'reset') {
     // Forgets the identity and the outbox: the next event starts a new identity (a new partition). The page
-    // hears which of its events are gone (a drop event, no warning: it asked for this).
+    // hears which of its events are gone (a drop event, no warning: it asked for this). So do the site's other
+    // open tabs: one that kept the old identity would store its events under it, and its outbox records, adopted
+    // by this tab once it closed, would go under the new one. They forget only their own records and leave the
+    // identity to this tab (the new one may be stored by now).
+    const here = !data.elsewhere_;
+    if (here) tabs.postMessage({ putonly: 'reset' });
     const ids = [...pending];
-    forget('reset() dropped the events not stored yet');
+    forget('reset() dropped the events not stored yet', here);
     if (ids.length) post({ t: 'drop', ids, reason: 'reset' });
     // New credentials, of the new identity: ones being fetched now are of the old one (a fetch under way is
     // shared by every caller, and would be used for an hour).
     credentials?.retire();
     if (credentials) credentials = guestCredentials(config, meta, now);
     serial(async () => {
-      if (outbox) await meta(ID, () => undefined);
-      reply(n);
+      if (outbox && here) await meta(ID, () => undefined);
+      if (n) reply(n);
     });
   }
 }
@@ -735,8 +741,12 @@ function setConsent(value, here) {
   }
 }
 
-/** Drops everything this worker holds and clears the outbox (consent withdrawn, reset()). @param {string} why */
-function forget(why) {
+/**
+ * Drops everything this worker holds and clears the outbox (consent withdrawn, reset()).
+ * @param {string} why @param {boolean} [everyones] the whole outbox, else only this worker's records (a reset()
+ *   in another tab, which cleared it already and may have stored records of the new identity since)
+ */
+function forget(why, everyones = true) {
   epoch++;
   packer?.clear();
   groupSkew.clear();
@@ -746,7 +756,7 @@ function forget(why) {
   pending.clear();
   unreported = noLosses();
   totals = { count: 0, bytes: 0 };
-  if (outbox) serial(clear);
+  if (outbox) serial(everyones ? clear : async () => write(idsOf((await all(owner)).flat())));
   for (const waiter of flushes) endFlush(waiter, why);
 }
 
