@@ -333,3 +333,14 @@ def server_clock(server_now: Any, dates: list[str] | None = None) -> Any:
         aws_error(route, 400, "com.amazon.coral.service#InvalidSignatureException", message)
 
     return check
+
+
+# The number of records (loose events and envelopes) in the page origin's PutOnly outbox (IndexedDB).
+OUTBOX_SIZE = """async () => {
+    const request = (r) => new Promise((ok, fail) => { r.onsuccess = () => ok(r.result); r.onerror = fail; });
+    const db = await request(indexedDB.open('putonly'));
+    const count = (name) => request(db.transaction(name).objectStore(name).count());
+    const n = (await count('events')) + (await count('envelopes'));
+    db.close();
+    return n;
+}"""

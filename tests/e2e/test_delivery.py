@@ -8,7 +8,7 @@ from collections import Counter
 from typing import Any
 
 from cdk_app.local.emulator import LocalAws, MotoServer
-from tests.helpers import READY, open_page, stored_events
+from tests.helpers import OUTBOX_SIZE, READY, open_page, stored_events
 
 
 def test_burst_over_three_subjects_is_stored_exactly_once(
@@ -255,16 +255,6 @@ def test_consent_withdrawn_while_the_worker_stores_events_keeps_none_of_them(
     assert not set(result["before"]) & set(stored), "events tracked before consent was withdrawn were sent"
     assert set(stored) == set(result["after"]) and max(stored.values()) == 1
     assert page.evaluate(OUTBOX_SIZE) == 0, "the outbox still holds records"
-
-
-OUTBOX_SIZE = """async () => {
-    const request = (r) => new Promise((ok, fail) => { r.onsuccess = () => ok(r.result); r.onerror = fail; });
-    const db = await request(indexedDB.open('putonly'));
-    const count = (name) => request(db.transaction(name).objectStore(name).count());
-    const n = (await count('events')) + (await count('envelopes'));
-    db.close();
-    return n;
-}"""
 
 
 def test_events_tracked_before_the_config_arrived_are_held_to_its_limit(

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from cdk_app.local.emulator import LocalAws, MotoServer
-from tests.helpers import READY, site_origin, stored_events
+from tests.helpers import OUTBOX_SIZE, READY, site_origin, stored_events
 
 GPC = "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: () => true, configurable: true});"
 HAS_DATABASE = "async () => (await indexedDB.databases()).some((db) => db.name === 'putonly')"
@@ -43,6 +43,18 @@ def visit(context: Any, origin: str, init: str = "") -> Any:
     page.goto(origin + "/")
     page.wait_for_function(READY)
     return page
+
+
+def visit_with_config_held(context: Any, origin: str, init: str = "") -> tuple[Any, list[Any]]:
+    """A page of the site whose config.json requests wait (in ``held``) until the test lets them go."""
+    page = context.new_page()
+    if init:
+        page.add_init_script(init)
+    held: list[Any] = []
+    page.route("**/v1/config.json", lambda route: held.append(route))
+    page.goto(origin + "/")
+    page.wait_for_function(READY)
+    return page, held
 
 
 def topic_events(aws: LocalAws, moto: MotoServer, topic: str) -> list[dict[str, Any]]:
@@ -118,11 +130,7 @@ def test_a_withdrawal_made_on_an_earlier_visit_drops_the_first_events_and_says_s
     first.evaluate("() => putonly.consent(false)")
     first.wait_for_timeout(300)
     first.close()
-    page = context.new_page()
-    held: list[Any] = []
-    page.route("**/v1/config.json", lambda route: held.append(route))
-    page.goto(page_origin + "/")
-    page.wait_for_function(READY)
+    page, held = visit_with_config_held(context, page_origin)
     early = page.evaluate(
         """() => {
             window.dropped = [];
@@ -148,16 +156,6 @@ def test_a_withdrawal_made_on_an_earlier_visit_drops_the_first_events_and_says_s
     assert not topic_events(aws, moto, "privacy_withdrawn_before")
 
 
-OUTBOX_RECORDS = """async () => {
-    const db = await new Promise((ok, fail) => { const r = indexedDB.open('putonly'); r.onsuccess = () => ok(r.result); r.onerror = () => fail(r.error); });
-    const tx = db.transaction(['events', 'envelopes']);
-    const count = (name) => new Promise((ok) => { const q = tx.objectStore(name).count(); q.onsuccess = () => ok(q.result); });
-    const n = (await count('events')) + (await count('envelopes'));
-    db.close();
-    return n;
-}"""
-
-
 def test_a_returning_visitor_with_gpc_and_no_choice_made_keeps_nothing_before_the_config_says(
     context: Any, page_origin: str, aws: LocalAws, moto: MotoServer
 ) -> None:
@@ -168,12 +166,7 @@ def test_a_returning_visitor_with_gpc_and_no_choice_made_keeps_nothing_before_th
         "stored"
     )
     first.close()
-    page = context.new_page()
-    page.add_init_script(GPC)
-    held: list[Any] = []
-    page.route("**/v1/config.json", lambda route: held.append(route))
-    page.goto(page_origin + "/")
-    page.wait_for_function(READY)
+    page, held = visit_with_config_held(context, page_origin, GPC)
     early = page.evaluate(
         """() => {
             window.dropped = [];
@@ -182,7 +175,7 @@ def test_a_returning_visitor_with_gpc_and_no_choice_made_keeps_nothing_before_th
         }"""
     )
     page.wait_for_timeout(500)
-    assert early is not None and page.evaluate(OUTBOX_RECORDS) == 0, "not even kept in the outbox"
+    assert early is not None and page.evaluate(OUTBOX_SIZE) == 0, "not even kept in the outbox"
     for route in held:
         route.continue_()
     page.unroute("**/v1/config.json")
