@@ -304,3 +304,29 @@ def test_reset_in_one_tab_is_heard_by_the_sites_other_tabs(
     pk = {e["data"]["tab"]: e["pk"] for e in topic_events(aws, moto, "privacy_reset_tabs")}
     assert pk == {"first": before, "other": before, "other after": after["identity"], "first after": after["identity"]}
     assert not topic_events(aws, moto, "privacy_reset_tabs_unsent")
+
+
+def test_a_choice_made_in_another_tab_while_this_one_waits_for_its_config_stands(
+    context: Any, page_origin: str, aws: LocalAws, moto: MotoServer
+) -> None:
+    """A returning visitor with GPC and no choice made: one tab waits for config.json while in another the visitor
+    opts in and tracks. Before: the waiting tab then decided "off", clearing the shared outbox (the other tab's
+    events not sent yet with it) and telling its page tracking was off."""
+    first = visit(context, page_origin)
+    assert first.evaluate(f"async () => {{ putonly.track('privacy_tabs_choice', {{}}); return ({FLUSHED})(); }}") == (
+        "stored"
+    )
+    first.close()
+    waiting, held = visit_with_config_held(context, page_origin, GPC)
+    other = visit(context, page_origin, GPC)
+    other.evaluate("() => { putonly.consent(true); window.kept = putonly.track('privacy_tabs_choice_unsent', {}); }")
+    other.wait_for_timeout(500)  # its event waits in the shared outbox (maxDelaySeconds)
+    assert other.evaluate(OUTBOX_SIZE) > 0
+    for route in held:
+        route.continue_()
+    waiting.unroute("**/v1/config.json")
+    waiting.wait_for_timeout(1000)  # the waiting tab has read its config
+    assert other.evaluate(OUTBOX_SIZE) > 0, "the other tab's event is still kept"
+    assert waiting.evaluate("() => putonly.track('privacy_tabs_choice', {})") is not None, "on, as chosen"
+    assert other.evaluate(FLUSHED) == "stored"
+    assert other.evaluate("() => kept") in {e["id"] for e in topic_events(aws, moto, "privacy_tabs_choice_unsent")}

@@ -81,6 +81,15 @@ const now = () => Date.now() + skew;
 // in the outbox), whoever signs it: two workers learn the server's time a second apart, and keys made from their
 // own would differ, storing the events twice. Its signatures are dated in that clock too, so while the clock is
 // wrong every one of them is refused and none stored: then, and only then, it moves to the server's.
+const MINUTE = 60_000;
+/** Whether an envelope in clock ``c`` can move to the server's clock ``s``: no copy of it in ``c`` can have been
+ * stored. DynamoDB refuses a signature dated more than 15 minutes behind it, for good (it only ages), and one more
+ * than 15 minutes ahead until it no longer is: a copy the loader holds is at most 5 minutes old (COPY_MAX_AGE_MS).
+ * @param {number} c @param {number} s */
+const movable = (c, s) => s - c > 15.5 * MINUTE || c - s > 21 * MINUTE;
+/** The clock an envelope's signature is dated in: its own, but when that is wrong yet not movable (15 to 21 minutes
+ * ahead, say): then the server's, and its times and key stay as they are. @param {Stored} envelope */
+const dated = (envelope, c = envelope.skew || 0) => (Math.abs(c - skew) > 15 * MINUTE && !movable(c, skew) ? skew : c);
 /** The clock of each open group. @type {Map<string, number>} */
 const groupSkew = new Map();
 /** @param {string} id */
@@ -187,12 +196,12 @@ async function updateCopies() {
   let budget = KEEPALIVE_BUDGET;
   for (const envelope of [...new Map([...open, ...mine]).values()].sort((a, b) => a.first - b.first)) {
     let copy = held.get(envelope.id);
-    if (!copy || copy[0] !== envelope.count || copy[2] !== creds || copy[3] !== (envelope.skew || 0) || Date.now() - copy[1] > COPY_MAX_AGE_MS) {
+    if (!copy || copy[0] !== envelope.count || copy[2] !== creds || copy[3] !== dated(envelope) || Date.now() - copy[1] > COPY_MAX_AGE_MS) {
       const { url, headers, body } = await sign(envelope, creds);
       if (at !== epoch) return;
       const bytes = utf8Length(body);
       if (bytes > budget) break;
-      copy = [envelope.count, Date.now(), creds, envelope.skew || 0, bytes];
+      copy = [envelope.count, Date.now(), creds, dated(envelope), bytes];
       put.push([envelope.id, envelope.count, bytes, url, headers, body]);
     }
     if ((budget -= copy[4]) < 0) break;
@@ -212,7 +221,7 @@ function clearCopies() {
 
 /** @param {any} data */
 const receive = (data) => {
-  if (data.t === 'consent' && !data.elsewhere_) chosen = data.value;
+  if (data.t === 'consent') chosen = data.value;
   // A request is answered within a minute even when its turn has not come (a first visit whose config.json
   // keeps failing: nothing is handled before the config). The page has been told it failed, so when its turn
   // comes a flush() or identity() is not carried out; a reset() is, as the visitor asked to be forgotten.
@@ -281,7 +290,6 @@ function handle(data) {
     // by this tab once it closed, would go under the new one. They forget only their own records and leave the
     // identity to this tab (the new one may be stored by now).
     const here = !data.elsewhere_;
-    if (here) tabs.postMessage({ putonly: 'reset' });
     const ids = [...pending];
     forget('reset() dropped the events not stored yet', here);
     if (ids.length) post({ t: 'drop', ids, reason: 'reset' });
@@ -291,6 +299,8 @@ function handle(data) {
     if (credentials) credentials = guestCredentials(config, meta, now);
     serial(async () => {
       if (outbox && here) await meta(ID, () => undefined);
+      // Once the outbox is cleared and the identity gone: a tab that reads it after hearing this gets none.
+      if (here) tabs.postMessage({ putonly: 'reset' });
       if (n) reply(n);
     });
   }
@@ -312,7 +322,12 @@ async function start(base, gpc) {
   if (!known) {
     if (optOut) consent = false;
     else await openStore();
-  } else if (optOut && stored === undefined && chosen === undefined && consent) setConsent(false, false); // no choice made here yet
+  } else if (optOut && stored === undefined && consent) {
+    // No choice made here yet: off. But one on its way (this page's consent(), or another tab's) then stands: the
+    // events before it are not kept, the outbox is not cleared.
+    if (chosen === undefined) setConsent(false, false);
+    else consent = false;
+  }
   release();
   if (broken) return report([], broken);
   post({ t: 'ready', consent, maxEventBytes: config.maxEventBytes });
@@ -322,7 +337,7 @@ async function start(base, gpc) {
 /** The consent the visitor chose on this origin, if any (read when the outbox opens). @type {boolean | undefined} */
 let stored;
 
-/** A consent() call of this page's waiting to be handled: until config.json is in, the choice the page made.
+/** A consent() choice (this page's, or another tab's) waiting to be handled while config.json is on its way.
  * @type {boolean | undefined} */
 let chosen;
 
@@ -543,11 +558,15 @@ async function deliver(envelope) {
   const server = outcome === 'refresh' && serverTime(message);
   if (server) {
     skew = server - Date.now();
-    for (const [id, clock] of groupSkew) if (Math.abs(clock - skew) > 16 * 60_000) groupSkew.set(id, skew);
-    envelope.skew = skew;
-    // The stored record: without this worker's own state of the envelope.
-    const { attempt_, refreshes_, warned_, strikes_, mark_, timer_, ...record } = envelope;
-    if (!(await serial(async () => at === epoch && mine.get(envelope.id) === envelope && (await write([], [record]), true)))) return;
+    for (const [id, clock] of groupSkew) if (movable(clock, skew)) groupSkew.set(id, skew);
+    if (movable(envelope.skew || 0, skew)) {
+      // The stored record first (without this worker's own state of the envelope): a worker that adopts it signs
+      // in the same clock. If the outbox refuses, the envelope keeps its clock and is tried again later.
+      const { attempt_, refreshes_, warned_, strikes_, mark_, timer_, ...record } = envelope;
+      const moved = await serial(async () => at === epoch && mine.get(envelope.id) === envelope && (await write([], [{ ...record, skew }]), true));
+      if (!moved) return void (at === epoch && mine.get(envelope.id) === envelope && wait(envelope, backoff(envelope.attempt_ || 0)));
+      envelope.skew = skew;
+    }
     soon();
   }
   if (outcome === 'refresh' && (envelope.refreshes_ = (envelope.refreshes_ || 0) + 1) < 3) {
@@ -592,7 +611,7 @@ function sign(envelope, creds) {
   // the wrong clock was stored, DynamoDB refused it).
   const clock = envelope.skew || 0; // (0 in envelopes stored by earlier versions)
   const item = toItem(envelope, creds.identityId, config.indexShards, clock);
-  return signPutItem(config, creds, item, new Date(Date.now() + clock).toISOString().replace(/[:-]|\.\d{3}/g, ''));
+  return signPutItem(config, creds, item, new Date(Date.now() + dated(envelope)).toISOString().replace(/[:-]|\.\d{3}/g, ''));
 }
 
 /** DynamoDB refused the envelope as invalid: split until the bad event is alone, then drop only it. */
