@@ -131,8 +131,8 @@ def test_reload(context: Any, site: str, aws: LocalAws, moto: MotoServer) -> Non
 
 @pytest.mark.parametrize(
     "behind",
-    [timedelta(hours=2), -timedelta(hours=2), -timedelta(minutes=17)],
-    ids=["behind", "ahead", "17-min-ahead"],
+    [timedelta(hours=2), -timedelta(hours=2), -timedelta(minutes=17), timedelta(minutes=15)],
+    ids=["behind", "ahead", "17-min-ahead", "15-min-behind"],
 )
 def test_reload_with_a_device_clock_hours_off(
     context: Any, site: str, aws: LocalAws, moto: MotoServer, gate: DynamoGate, behind: timedelta
@@ -140,7 +140,8 @@ def test_reload_with_a_device_clock_hours_off(
     """The old worker's keepalive copies and the new one (which adopts its outbox) learn the server's time a second
     apart. Before: each made the envelope's key from its own, and every event was stored twice. A clock 15 to 21
     minutes ahead is not moved (a copy signed minutes before may be stored: DynamoDB takes a signature dated ahead
-    once it is no more than 15 minutes ahead): its signatures are dated in the server's time instead."""
+    once it is no more than 15 minutes ahead): its signatures are dated in the server's time instead. So are those
+    of one just 15 minutes behind, which the worker, learning the server's time to the second, reckons in time."""
     gate.server_ahead = behind
     topic = f"visit_clock_{int(behind.total_seconds())}".replace("-", "m")
     # Hours off: this worker has learnt the server's time. 17 minutes ahead: it has not, its groups open in the

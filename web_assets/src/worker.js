@@ -87,9 +87,10 @@ const MINUTE = 60_000;
  * than 15 minutes ahead until it no longer is: a copy the loader holds is at most 5 minutes old (COPY_MAX_AGE_MS).
  * @param {number} c @param {number} s */
 const movable = (c, s) => s - c > 15.5 * MINUTE || c - s > 21 * MINUTE;
-/** The clock an envelope's signature is dated in: its own, but when that is wrong yet not movable (15 to 21 minutes
- * ahead, say): then the server's, and its times and key stay as they are. @param {Stored} envelope */
-const dated = (envelope, c = envelope.skew || 0) => (Math.abs(c - skew) > 15 * MINUTE && !movable(c, skew) ? skew : c);
+/** The clock an envelope's signature is dated in: its own, unless that is not the server's (as far as this worker
+ * knows) and may not move: then the server's, and its times and key stay as they are. (Not only when more than 15
+ * minutes apart: the server's time is learnt to the second, after the reply's delay.) @param {Stored} envelope */
+const dated = (envelope, c = envelope.skew || 0) => (c !== skew && !movable(c, skew) ? skew : c);
 /** The clock of each open group. @type {Map<string, number>} */
 const groupSkew = new Map();
 /** @param {string} id */
@@ -559,13 +560,14 @@ async function deliver(envelope) {
   if (server) {
     skew = server - Date.now();
     for (const [id, clock] of groupSkew) if (movable(clock, skew)) groupSkew.set(id, skew);
-    if (movable(envelope.skew || 0, skew)) {
+    const to = skew; // (another refusal may set skew again while this one is written)
+    if (movable(envelope.skew || 0, to)) {
       // The stored record first (without this worker's own state of the envelope): a worker that adopts it signs
       // in the same clock. If the outbox refuses, the envelope keeps its clock and is tried again later.
       const { attempt_, refreshes_, warned_, strikes_, mark_, timer_, ...record } = envelope;
-      const moved = await serial(async () => at === epoch && mine.get(envelope.id) === envelope && (await write([], [{ ...record, skew }]), true));
-      if (!moved) return void (at === epoch && mine.get(envelope.id) === envelope && wait(envelope, backoff(envelope.attempt_ || 0)));
-      envelope.skew = skew;
+      const moved = await serial(async () => at === epoch && mine.get(envelope.id) === envelope && (await write([], [{ ...record, skew: to }]), true));
+      if (!moved) return void (at === epoch && mine.get(envelope.id) === envelope && wait(envelope, backoff((envelope.attempt_ = (envelope.attempt_ || 0) + 1) - 1)));
+      envelope.skew = to;
     }
     soon();
   }
