@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cdk_app import envelope
+from cdk_app.local.gate import signature_time_error
 
 if TYPE_CHECKING:
     from cdk_app.local.emulator import LocalAws, MotoServer
@@ -309,9 +310,6 @@ def aws_error(route: Any, status: int, error_type: str, message: str) -> None:
 def server_clock(server_now: Any, dates: list[str] | None = None) -> Any:
     """A route that plays DynamoDB with its clock at ``server_now``: a PutItem signed more than 15 minutes away is
     refused with DynamoDB's own message (which carries the server's time); ``dates`` collects every X-Amz-Date."""
-    from datetime import UTC, datetime, timedelta
-
-    stamp = lambda t: t.strftime("%Y%m%dT%H%M%SZ")  # noqa: E731
 
     def check(route: Any) -> None:
         if not is_put(route):
@@ -320,17 +318,11 @@ def server_clock(server_now: Any, dates: list[str] | None = None) -> Any:
         signed = route.request.headers["x-amz-date"]
         if dates is not None:
             dates.append(signed)
-        at = datetime.strptime(signed, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-        if at < server_now - timedelta(minutes=15):
-            bound = stamp(server_now - timedelta(minutes=15))
-            message = f"Signature expired: {signed} is now earlier than {bound} ({stamp(server_now)} - 15 min.)"
-        elif at > server_now + timedelta(minutes=15):
-            bound = stamp(server_now + timedelta(minutes=15))
-            message = f"Signature not yet current: {signed} is still later than {bound} ({stamp(server_now)} + 15 min.)"
-        else:
+        message = signature_time_error(signed, server_now)
+        if message is None:
             route.continue_()
-            return
-        aws_error(route, 400, "com.amazon.coral.service#InvalidSignatureException", message)
+        else:
+            aws_error(route, 400, "com.amazon.coral.service#InvalidSignatureException", message)
 
     return check
 

@@ -77,21 +77,11 @@ class DynamoGate:
 
     def refused_for_its_date(self, handler: BaseHTTPRequestHandler) -> bool:
         """Answers as DynamoDB does a signature dated more than 15 minutes from its clock; False if in time."""
-        server = datetime.now(UTC) + (self.server_ahead or timedelta())
-        signed = handler.headers["X-Amz-Date"]
-        at = datetime.strptime(signed, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-        if abs(at - server) <= timedelta(minutes=15):
+        message = signature_time_error(
+            handler.headers["X-Amz-Date"], datetime.now(UTC) + (self.server_ahead or timedelta())
+        )
+        if message is None:
             return False
-
-        def stamp(t: datetime) -> str:
-            return t.strftime("%Y%m%dT%H%M%SZ")
-
-        if at < server:
-            message = f"Signature expired: {signed} is now earlier than {stamp(server - timedelta(minutes=15))}"
-            message += f" ({stamp(server)} - 15 min.)"
-        else:
-            message = f"Signature not yet current: {signed} is still later than {stamp(server + timedelta(minutes=15))}"
-            message += f" ({stamp(server)} + 15 min.)"
         payload = json.dumps({"__type": "com.amazon.coral.service#InvalidSignatureException", "message": message})
         handler.send_response(400)
         handler.send_header("Access-Control-Allow-Origin", "*")
@@ -132,3 +122,20 @@ class DynamoGate:
         self.release = threading.Event()
         self.held.clear()
         self.answers.clear()
+
+
+def signature_time_error(signed: str, server: datetime) -> str | None:
+    """DynamoDB's message refusing a request signed at ``signed`` (X-Amz-Date) when its clock reads ``server``, or
+    None when the signature is within its 15 minutes. The message carries the server's time, as DynamoDB's does."""
+
+    def stamp(t: datetime) -> str:
+        return t.strftime("%Y%m%dT%H%M%SZ")
+
+    at = datetime.strptime(signed, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    window = timedelta(minutes=15)
+    if at < server - window:
+        return f"Signature expired: {signed} is now earlier than {stamp(server - window)} ({stamp(server)} - 15 min.)"
+    if at > server + window:
+        later = stamp(server + window)
+        return f"Signature not yet current: {signed} is still later than {later} ({stamp(server)} + 15 min.)"
+    return None

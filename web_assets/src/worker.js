@@ -79,8 +79,9 @@ let skew = 0;
 const now = () => Date.now() + skew;
 // An envelope's times and key are in the clock it was given when its group opened (its ``skew``, kept with it
 // in the outbox), whoever signs it: two workers learn the server's time a second apart, and keys made from their
-// own would differ, storing the events twice. Its signatures are dated in that clock too, so while the clock is
-// wrong every one of them is refused and none stored: then, and only then, it moves to the server's.
+// own would differ, storing the events twice. Its signatures are dated in that clock too (but see dated()), so
+// while the clock is wrong every one of them is refused and none stored: then, and only then, it moves to the
+// server's (movable()).
 const MINUTE = 60_000;
 /** Whether an envelope in clock ``c`` can move to the server's clock ``s``: no copy of it in ``c`` can have been
  * stored. DynamoDB refuses a signature dated more than 15 minutes behind it, for good (it only ages), and one more
@@ -291,9 +292,7 @@ function handle(data) {
     // by this tab once it closed, would go under the new one. They forget only their own records and leave the
     // identity to this tab (the new one may be stored by now).
     const here = !data.elsewhere_;
-    const ids = [...pending];
-    forget('reset() dropped the events not stored yet', here);
-    if (ids.length) post({ t: 'drop', ids, reason: 'reset' });
+    forget('reset() dropped the events not stored yet', 'reset', here);
     // New credentials, of the new identity: ones being fetched now are of the old one (a fetch under way is
     // shared by every caller, and would be used for an hour).
     credentials?.retire();
@@ -553,9 +552,9 @@ async function deliver(envelope) {
   const { status = 0, message } = reply;
   lastError = status ? `${status} ${message || ''}`.trim() : `network error: ${message}`;
   if (at !== epoch) return; // consent withdrawn meanwhile: the outbox is empty now
-  // A wrong device clock: sign in the server's time from now on. This envelope was refused for its clock, so no
-  // copy of it is stored: it moves to the server's (in the outbox first, for a worker that adopts it), as do
-  // open groups whose clock is off by more than DynamoDB's 15 minutes.
+  // A wrong device clock: sign in the server's time from now on. This envelope was refused for its clock; if no
+  // copy of it in that clock can be stored (movable()), it moves to the server's (in the outbox first, for a worker
+  // that adopts it), as do open groups.
   const server = outcome === 'refresh' && serverTime(message);
   if (server) {
     skew = server - Date.now();
@@ -609,8 +608,7 @@ async function confirm(envelope) {
 
 /** The envelope's PutItem, signed now. @param {Stored} envelope @param {import('./aws.js').Credentials} creds */
 function sign(envelope, creds) {
-  // Event times in the server's clock once the device's is known to be wrong (the key too: nothing signed with
-  // the wrong clock was stored, DynamoDB refused it).
+  // Times and key in the envelope's own clock; the signature dated as dated() says.
   const clock = envelope.skew || 0; // (0 in envelopes stored by earlier versions)
   const item = toItem(envelope, creds.identityId, config.indexShards, clock);
   return signPutItem(config, creds, item, new Date(Date.now() + dated(envelope)).toISOString().replace(/[:-]|\.\d{3}/g, ''));
@@ -754,20 +752,19 @@ function setConsent(value, here) {
     return opened;
   }
   save();
-  if (!value) {
-    // The page hears which of its events are gone (a drop event, no warning: the visitor or the page chose).
-    const ids = [...pending];
-    forget(CONSENT_OFF);
-    if (ids.length) post({ t: 'drop', ids, reason: 'consent' });
-  }
+  if (!value) forget(CONSENT_OFF, 'consent');
 }
 
 /**
- * Drops everything this worker holds and clears the outbox (consent withdrawn, reset()).
- * @param {string} why @param {boolean} [everyones] the whole outbox, else only this worker's records (a reset()
- *   in another tab, which cleared it already and may have stored records of the new identity since)
+ * Drops everything this worker holds and clears the outbox (consent withdrawn, reset()). The page hears which of
+ * its events are gone (a drop event with ``reason``, no warning: the visitor or the page chose this).
+ * @param {string} why what a waiting flush() rejects with @param {string} reason
+ * @param {boolean} [everyones] the whole outbox, else only this worker's records (a reset() in another tab, which
+ *   cleared it already and may have stored records of the new identity since)
  */
-function forget(why, everyones = true) {
+function forget(why, reason, everyones = true) {
+  const ids = [...pending];
+  if (ids.length) post({ t: 'drop', ids, reason });
   epoch++;
   packer?.clear();
   groupSkew.clear();
