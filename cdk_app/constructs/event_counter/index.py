@@ -1,7 +1,9 @@
 """Counts events written to the table, from its stream, as the CloudWatch metric PutOnly/Events.
 
-Only INSERTs count: a retried envelope lands on the same key, so its rewrite is a MODIFY and is not
-counted twice. The metric goes out as an embedded-metric-format log line (no PutMetricData call).
+An envelope is written more than once under one key, and a later write only ever holds more events: a retry
+holds the same ones, and the full envelope follows the loader's keepalive copy of its first events. So an INSERT
+counts its events, and a MODIFY the events it adds (new count minus old, never below 0): each event once. The
+metric goes out as an embedded-metric-format log line (no PutMetricData call).
 
 A guest writes ``count`` itself, so it is untrusted: a record whose count is not an integer from 1 to
 MAX_EVENTS (the envelope's maximum events) is skipped with one log line and never fails the batch. A
@@ -23,12 +25,26 @@ SHOWN = 80  # characters of a forged value shown in a log line
 
 
 def envelope_events(record: Any, max_events: int) -> int:
-    """The events a stream record adds: 0 unless an INSERT; ValueError when its count is not to be trusted."""
-    if not isinstance(record, dict) or record.get("eventName") != "INSERT":
+    """The events a stream record adds (an INSERT's count, a MODIFY's growth, else 0); ValueError when its new
+    count is not to be trusted. An old count that is not (a forged item rewritten) counted as nothing."""
+    name = record.get("eventName") if isinstance(record, dict) else None
+    if name not in ("INSERT", "MODIFY"):
         return 0
-    image = (record.get("dynamodb") or {}).get("NewImage")
+    images = record.get("dynamodb") or {}
+    new = _count_of(images.get("NewImage"), "NewImage", max_events)
+    if name == "INSERT":
+        return new
+    try:
+        old = _count_of(images.get("OldImage"), "OldImage", max_events)
+    except ValueError:
+        old = 0
+    return max(0, new - old)
+
+
+def _count_of(image: Any, name: str, max_events: int) -> int:
+    """The ``count`` of a stream image, or ValueError naming what is wrong with it."""
     if not isinstance(image, dict):
-        raise ValueError("no NewImage")
+        raise ValueError(f"no {name}")
     value = image.get("count")
     if not (isinstance(value, dict) and list(value) == ["N"] and isinstance(value["N"], str)):
         raise ValueError(f"count {_shown(value)} is not a number")

@@ -13,18 +13,38 @@ from cdk_app.constructs.event_counter.index import count_events, handler, metric
 MAX = 500  # envelopeMaxEvents in dev and prod
 
 
-def record(name: str, count: Any, sequence: str = "100") -> dict[str, Any]:
-    """A stream record; ``count`` an int (as the tracker writes it) or a raw DynamoDB attribute value (forged)."""
+def image(count: Any) -> dict[str, Any]:
+    """``count`` an int (as the tracker writes it) or a raw DynamoDB attribute value (forged)."""
     value = {"N": str(count)} if isinstance(count, int) else count
-    image = {"topic": {"S": "t"}} if value is None else {"count": value, "topic": {"S": "t"}}
-    return {"eventID": f"ev{sequence}", "eventName": name, "dynamodb": {"NewImage": image, "SequenceNumber": sequence}}
+    return {"topic": {"S": "t"}} if value is None else {"count": value, "topic": {"S": "t"}}
 
 
-def test_counts_only_new_envelopes() -> None:
-    # A retried envelope is rewritten on the same key: a MODIFY, not counted again.
+def record(name: str, count: Any, sequence: str = "100", old: Any = None) -> dict[str, Any]:
+    """A stream record (NEW_AND_OLD_IMAGES): a MODIFY has the ``old`` count as its OldImage."""
+    images: dict[str, Any] = {"NewImage": image(count), "SequenceNumber": sequence}
+    if name == "MODIFY":
+        images["OldImage"] = image(count if old is None else old)
+    return {"eventID": f"ev{sequence}", "eventName": name, "dynamodb": images}
+
+
+def test_counts_each_event_once() -> None:
+    # A retried envelope is rewritten on the same key, with the same events: a MODIFY that adds none.
     assert (
         count_events([record("INSERT", 30), record("MODIFY", 30), record("INSERT", 5), record("REMOVE", 9)], MAX) == 35
     )
+
+
+def test_an_envelope_rewritten_with_more_events_counts_what_it_adds() -> None:
+    """The loader's keepalive copy stored 3 events, then the worker the whole envelope of 8: 8 events, not 3."""
+    assert count_events([record("INSERT", 3), record("MODIFY", 8, old=3)], MAX) == 8
+    # Never less: a rewrite with fewer events (not the tracker's, which only adds) takes nothing off.
+    assert count_events([record("INSERT", 8), record("MODIFY", 3, old=8)], MAX) == 8
+
+
+def test_a_forged_item_rewritten_with_an_honest_count_counts_it(capsys: pytest.CaptureFixture[str]) -> None:
+    assert count_events([record("MODIFY", 4, old={"S": "x"})], MAX) == 4
+    assert count_events([record("MODIFY", {"S": "x"}, "7", old=4)], MAX) == 0
+    assert "skipped record ev7 (sequence 7): count" in capsys.readouterr().out
 
 
 FORGED = [

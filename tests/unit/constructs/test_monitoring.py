@@ -100,7 +100,7 @@ def test_event_counter_only_reads_the_stream_and_writes_its_logs(dev: Deployment
         "dynamodb:ListStreams", "dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
     }  # fmt: skip
     table = one(dev.data, "AWS::DynamoDB::Table")["Properties"]
-    assert table["StreamSpecification"] == {"StreamViewType": "NEW_IMAGE"}
+    assert table["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
     mapping = one(dev.data, "AWS::Lambda::EventSourceMapping")["Properties"]
     assert mapping["StartingPosition"] == "LATEST" and mapping["MaximumRetryAttempts"] == 2
     role = one(dev.data, "AWS::IAM::Role")["Properties"]
