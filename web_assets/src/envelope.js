@@ -150,7 +150,9 @@ export function split(envelope, limits) {
  * an empty unit, or when its oldest event has waited ``maxDelaySeconds``. A group gets its envelope id
  * when it opens: signed copies of it may be sent (keepalive at the end of a visit) before it is sealed,
  * so the envelope's key must not change as it grows. For the same reason an event older than the group's
- * first starts a new group (the key holds the first event's time).
+ * first starts a new group (the key holds the first event's time); so does one ``maxDelaySeconds`` or more after
+ * it (events of an outbox read at once may be hours apart): a reader that selects by time finds every event of
+ * an envelope whose key is at most that much (an hour) before the time it asks for.
  * @param {Limits} limits
  * @param {() => number} now
  */
@@ -174,7 +176,7 @@ export function createPacker(limits, now = Date.now) {
       const ready = [];
       let group = groups.get(key);
       let entry = group ? entryBytes(event, group.first) : 0;
-      if (group && (group.bytes + entry > envelopeMaxBytes || event.ts < group.first)) {
+      if (group && (group.bytes + entry > envelopeMaxBytes || event.ts < group.first || event.ts - group.first >= maxDelaySeconds * 1000)) {
         ready.push(group);
         group = undefined;
       }

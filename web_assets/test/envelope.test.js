@@ -146,6 +146,15 @@ test('packer: a group keeps its envelope id and key as it grows; an older event 
   assert.notEqual(packer.open()[0].id, ready[0].id);
 });
 
+test('packer: no envelope spans maxDelaySeconds of event time, so a reader that looks an hour back finds every event', () => {
+  // An outbox read at once (a returning visitor's, a closed tab's): events hours apart reach the packer together.
+  const packer = createPacker(limits, () => 0);
+  const at = [0, 10, 29.999, 30, 3600, 7200, 7229].map((s, i) => play(i, 1_700_000_000_000 + s * 1000));
+  const ready = at.flatMap((event) => packer.add(event)).concat(packer.all());
+  assert.deepEqual(ready.map((g) => g.events.length), [3, 1, 1, 2]);
+  for (const { events } of ready) assert.ok(events[events.length - 1].ts - events[0].ts < limits.maxDelaySeconds * 1000);
+});
+
 test('outbox bound: the oldest envelopes go first until events and bytes fit, never one in flight', () => {
   const envelopes = [
     { id: 'c', first: 3, count: 10, bytes: 1000 },
