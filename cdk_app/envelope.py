@@ -12,6 +12,8 @@ SCHEMA_VERSION = 1
 PARTITION_KEY = "pk"  # the Cognito identity id of the visitor
 SORT_KEY = "sk"  # "<ISO-8601 UTC ms time of the first event>#<envelope id>"
 TOPIC = "topic"
+# What a topic may be (the tracker's validate.js refuses any other): no "#", so the index key is unambiguous.
+TOPIC_PATTERN = r"[a-z][a-z0-9_.-]{0,63}"
 SUBJECT = "subject"  # absent when the events have none
 EVENTS = "events"  # compact JSON: [[event id, ms after first_ts, data], ...]
 COUNT = "count"
@@ -46,8 +48,9 @@ CONTENT = {
 TYPES = {**CONTENT, GSI_PARTITION_KEY: "S", GSI_SORT_KEY: "S", TTL_ATTRIBUTE: "N"}
 ATTRIBUTES = tuple(TYPES)
 
-# Small, fixed-size attributes copied into the GSI, so "how many plays of song 123 in November" needs no item
-# reads. Not topic and subject: the key holds them, and a guest could make each ~190 KB, doubling a put's cost.
+# Attributes copied into the GSI, small numbers in the tracker's envelopes, so "how many plays of song 123 in
+# November" needs no item reads. Not topic and subject: the key holds them. (A guest can still write these three
+# as big strings; the index's own write cap bounds what its copies cost.)
 GSI_PROJECTED = (COUNT, FIRST_TS, LAST_TS)
 
 

@@ -13,13 +13,14 @@ import csv
 import heapq
 import json
 import os
+import re
 import signal
 import sys
 import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -57,13 +58,16 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
 
 
-def parse_time(value: str, *, flag: str) -> str:
-    """ISO-8601 date or time, in UTC unless it says otherwise, as the table's sort-key prefix."""
+def parse_time(value: str, *, flag: str, end: bool = False) -> str:
+    """ISO-8601 date or time, in UTC unless it says otherwise, as the table's sort-key prefix. With ``end`` (the
+    inclusive --until), a date alone means the whole day: its last millisecond."""
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
         parsed = parsed.astimezone(UTC)
+        if end and _date_only(value):
+            parsed += timedelta(days=1, milliseconds=-1)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{flag} {value!r} is not an ISO-8601 date or time (e.g. 2026-11-01 or 2026-11-01T12:00Z)"
@@ -73,6 +77,24 @@ def parse_time(value: str, *, flag: str) -> str:
     if not EARLIEST <= parsed <= LATEST:
         raise argparse.ArgumentTypeError(f"{flag} {value!r} is outside 1970-01-01 to 9999-12-31 (UTC)")
     return parsed.strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"
+
+
+def _date_only(value: str) -> bool:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def topic_argument(value: str) -> str:
+    """A topic the tracker can write (no "#": the index key puts topic, subject and shard together)."""
+    if not re.fullmatch(envelope.TOPIC_PATTERN, value):
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a topic the tracker writes:"
+            " lower case letters, digits, _ . - (a letter first, at most 64)"
+        )
+    return value
 
 
 @dataclass
@@ -173,8 +195,11 @@ class Rejects:
                 self.path.unlink(missing_ok=True)
 
 
-def open_for_writing(path: Path, flag: str, *, append: bool, size: int | None = None) -> IO[str]:
-    """A UTF-8 text file, or a one-line error naming the flag (a missing folder, no permission, a directory).
+def open_for_writing(
+    path: Path, flag: str, *, append: bool, size: int | None = None, named: Path | None = None
+) -> IO[str]:
+    """A UTF-8 text file, or a one-line error naming the flag and its file, ``named`` (by default ``path``): a
+    missing folder, no permission, a directory.
 
     Appending with ``size`` (what the checkpoint saw) first cuts off what was written after it.
     """
@@ -190,7 +215,7 @@ def open_for_writing(path: Path, flag: str, *, append: bool, size: int | None = 
                 os.truncate(path, size)
         return open(path, "a" if append else "w", newline="", encoding="utf-8")
     except OSError as err:
-        raise ToolError(f"cannot write {flag} {path}: {err.strerror or err}") from None
+        raise ToolError(f"cannot write {flag} {named or path}: {err.strerror or err}") from None
 
 
 def sort_out(
@@ -371,8 +396,14 @@ def run(args: argparse.Namespace) -> int:
     except Exception as err:
         raise ToolError(describe_error(err, args.table, client)) from None
 
+    # Without a checkpoint, rows go to a temporary file that replaces --output only once the export is whole: a
+    # failure part-way leaves the file that was there before as it was. (With one, --output is the resumable
+    # export in progress.)
+    partial = partial_path(args)
     if args.output:
-        out = open_for_writing(args.output, "--output", append=resuming, size=checkpoint.sizes.get("output"))
+        out = open_for_writing(
+            partial or args.output, "--output", append=resuming, size=checkpoint.sizes.get("output"), named=args.output
+        )
     else:
         sys.stdout.reconfigure(encoding="utf-8")  # type: ignore[union-attr]  # as files are, whatever the locale
         out = sys.stdout
@@ -383,6 +414,8 @@ def run(args: argparse.Namespace) -> int:
     except ToolError:
         if out is not sys.stdout:
             out.close()
+        if partial:
+            partial.unlink(missing_ok=True)
         raise
     writer = Writer(out, fmt, header=not resuming)
     # An index query must find only envelopes of the topic and subject it asked for.
@@ -420,6 +453,7 @@ def run(args: argparse.Namespace) -> int:
                 }
                 checkpoint.save()
 
+    whole = False
     try:
         with ThreadPoolExecutor(max_workers=len(segments)) as pool:
             futures = [pool.submit(export_segment, s) for s in segments]
@@ -429,6 +463,7 @@ def run(args: argparse.Namespace) -> int:
             except BaseException:
                 stop.set()  # Ctrl-C or a failed segment: the others stop after their current page
                 raise
+        whole = True
     except (ClientError, BotoCoreError) as err:
         raise ToolError(describe_error(err, args.table, client) + _resume_hint(args)) from None
     finally:
@@ -436,6 +471,11 @@ def run(args: argparse.Namespace) -> int:
         if out is not sys.stdout:
             out.close()
         rejects.close(checkpoint.rejected)
+        if partial:
+            if whole:
+                partial.replace(args.output)
+            else:
+                partial.unlink(missing_ok=True)
     if args.checkpoint:
         args.checkpoint.unlink(missing_ok=True)
     if not args.quiet:
@@ -455,6 +495,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def partial_path(args: argparse.Namespace) -> Path | None:
+    """Where an export without --checkpoint writes its rows until they are all there: <output>.partial."""
+    return args.output.with_name(args.output.name + ".partial") if args.output and not args.checkpoint else None
+
+
 def rejects_path(args: argparse.Namespace) -> Path | None:
     """--rejects, else beside --output (<output>.rejects.jsonl), else none (stdout: only the count is reported)."""
     if args.rejects is not None:
@@ -469,14 +514,20 @@ def _resume_hint(args: argparse.Namespace) -> str:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0] if __doc__ else None)
     pick = p.add_mutually_exclusive_group(required=True)
-    pick.add_argument("--topic", help="events of this topic (with --subject; uses the by_subject index)")
+    pick.add_argument(
+        "--topic", type=topic_argument, help="events of this topic (with --subject; uses the by_subject index)"
+    )
     pick.add_argument("--identity", help="events of one visitor (a Cognito identity id)")
     pick.add_argument("--all", action="store_true", help="the whole table, with parallel Scan segments")
     p.add_argument("--subject", default="", help="with --topic: the subject (empty for events without one)")
     p.add_argument(
         "--since", type=lambda v: parse_time(v, flag="--since"), help="first time, ISO-8601 (UTC unless given)"
     )
-    p.add_argument("--until", type=lambda v: parse_time(v, flag="--until"), help="last time, ISO-8601 (inclusive)")
+    p.add_argument(
+        "--until",
+        type=lambda v: parse_time(v, flag="--until", end=True),
+        help="last time, ISO-8601, inclusive (a date alone: the whole of that day)",
+    )
     p.add_argument("--format", choices=("jsonl", "csv"), help="default: csv for an --output ending in .csv, else jsonl")
     p.add_argument("--output", type=Path, help="file to write (default: stdout)")
     p.add_argument("--checkpoint", type=Path, help="resume file: progress is saved here and used by a rerun")
@@ -513,6 +564,7 @@ def main(argv: list[str] | None = None) -> int:
         ("--rejects" if args.rejects else "default --rejects", rejects_path(args)),
         ("--checkpoint", args.checkpoint),
         ("--checkpoint's temporary file", args.checkpoint and Checkpoint.temporary(args.checkpoint)),
+        ("--output's temporary file", partial_path(args)),
     ):
         if path is not None:
             other = files.setdefault(path.resolve(), flag)

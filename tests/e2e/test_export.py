@@ -11,10 +11,12 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.exceptions import EndpointConnectionError
 
 from cdk_app import envelope
 from cdk_app.local.emulator import LocalAws, MotoServer, provision
@@ -180,6 +182,59 @@ def test_time_range(aws: LocalAws, tracked: dict[str, Any]) -> None:
     assert {r["event_id"] for r in rows if r["time"] >= middle} == {r["event_id"] for r in later}
     none = export(aws, "--topic", "export_play", "--subject", "song-a", "--until", "2001-01-01").stdout
     assert none == ""
+
+
+def test_until_a_date_takes_the_whole_day(moto: MotoServer) -> None:
+    """--since 2026-11-01 --until 2026-11-30 is November: before, --until 2026-11-30 stopped at its first ms."""
+    aws = provision(moto, CDK_OUT, table_name="PutOnlyUntil")
+    times = {"before": "2026-10-31T23:59:59.999Z", "first": "2026-11-01T00:00:00.000Z", "noon": "2026-11-30T12:00:00.000Z",
+             "last": "2026-11-30T23:59:59.999Z", "after": "2026-12-01T00:00:00.000Z"}  # fmt: skip
+    ddb = moto.client("dynamodb")
+    for name, at in times.items():
+        ms = int(datetime.fromisoformat(at).timestamp() * 1000)
+        ddb.put_item(TableName=aws.table_name, Item=envelope.item(
+            identity=HOSTILE_VISITOR, sk=f"{at}#U{name:0>15}", topic="until_play", subject="s",
+            events=json.dumps([[name, 0, {}]]), count=1, first_ts=ms, last_ts=ms,
+        ))  # fmt: skip
+    november = ["--since", "2026-11-01", "--until", "2026-11-30"]
+    for pick in (["--identity", HOSTILE_VISITOR], ["--topic", "until_play", "--subject", "s"], ["--all"]):
+        rows = jsonl(export(aws, *pick, *november).stdout)
+        assert sorted(r["event_id"] for r in rows) == ["first", "last", "noon"], pick
+    rows = jsonl(export(aws, "--all", "--until", "2026-11-30T12:00Z").stdout)
+    assert sorted(r["event_id"] for r in rows) == ["before", "first", "noon"], "a time is taken as it is"
+
+
+def test_a_failed_export_leaves_the_file_it_would_have_replaced(
+    aws: LocalAws, resume_visitor: set[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: --output was emptied at the start, so an export that failed part-way lost the last good one."""
+    build_client = export_module.build_client
+    queries = 0
+
+    def client_that_fails_on_the_third_page(args: Any) -> Any:
+        client = build_client(args)
+
+        def count(**_: Any) -> None:
+            nonlocal queries
+            queries += 1
+            if queries == 3:
+                raise EndpointConnectionError(endpoint_url=aws.endpoint)
+
+        client.meta.events.register("before-call.dynamodb.Query", count)
+        return client
+
+    monkeypatch.setattr(export_module, "build_client", client_that_fails_on_the_third_page)
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    out = tmp_path / "visitor.jsonl"
+    out.write_text("the last good export\n")
+    argv = ["--table", aws.table_name, "--endpoint-url", aws.endpoint, "--identity", "us-east-1:resume-visitor"]
+    assert export_module.main([*argv, "--page-size", "1", "--output", str(out), "--quiet"]) == 1
+    assert out.read_text() == "the last good export\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["visitor.jsonl"], "no temporary file left behind"
+    assert export_module.main([*argv, "--output", str(out), "--quiet"]) == 0
+    assert [r["event_id"] for r in jsonl(out.read_text())] == sorted(resume_visitor)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["visitor.jsonl"]
 
 
 @pytest.fixture(scope="module")
@@ -367,6 +422,9 @@ def test_an_item_moved_between_shards_while_they_are_read_is_exported_once(
         (["--topic", "x", "--until", "0999-01-01"], 2, "--until '0999-01-01' is outside 1970-01-01 to 9999-12-31"),
         (["--all", "--since", "9999-12-31T23:00-05:00"], 2, "--since '9999-12-31T23:00-05:00' is outside 1970-01-01"),
         (["--all", "--segments", "0"], 2, "--segments must be from 1 to 64, got 0"),
+        # Before: accepted; "a#b" + "c" is the index key of topic "a" + subject "b#c", whose rows were then rejected.
+        (["--topic", "a#b", "--subject", "c"], 2, "argument --topic: 'a#b' is not a topic the tracker writes"),
+        (["--topic", ""], 2, "argument --topic: '' is not a topic the tracker writes"),
         (["--subject", "s", "--all"], 2, "--subject needs --topic"),
         (["--all", "--checkpoint", "c.json"], 2, "--checkpoint needs --output"),
         ([], 2, "one of the arguments --topic --identity --all is required"),
@@ -609,6 +667,8 @@ def test_rejects_are_reported_even_when_quiet(hostile: dict[str, Any]) -> None:
          "--checkpoint x.jsonl.rejects.jsonl is also the default --rejects file"),
         (["--output", "x.jsonl.tmp", "--checkpoint", "x.jsonl"], 2,
          "--checkpoint's temporary file x.jsonl.tmp is also the --output file"),
+        (["--output", "x.jsonl", "--rejects", "x.jsonl.partial"], 2,
+         "--output's temporary file x.jsonl.partial is also the --rejects file"),
     ],
 )  # fmt: skip
 def test_bad_output_paths_are_one_clear_line(

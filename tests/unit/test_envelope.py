@@ -26,6 +26,7 @@ IDENTITIES = [f"{region}:{uuid.UUID(int=n * 0x9E3779B97F4A7C15 % 2**128)}" for n
 # (with indexShards=SHARDS); and the shard of each identity for every allowed indexShards.
 TO_ITEM = """
 import { indexShard, seal, toItem } from './src/envelope.js';
+import { TOPIC_PATTERN } from './src/validate.js';
 const limits = { envelopeMaxBytes: 16384, envelopeMaxEvents: 500, maxDelaySeconds: 30, retentionDays: 30 };
 const event = (subject) => ({
   id: 'EVENT00000000001', ts: 1700000000000, topic: 'song_player', subject, json: '{"i":1}', bytes: 7,
@@ -34,7 +35,8 @@ const full = seal([event('song-123')], limits, 'ENVELOPE00000001');
 const bare = seal([event('')], { ...limits, retentionDays: 0 }, 'ENVELOPE00000002');
 const [identity, shards, identities, most] = JSON.parse(process.argv[1]);
 const sharded = identities.map((id) => Array.from({ length: most }, (_, n) => indexShard(id, n + 1)));
-console.log(JSON.stringify({ full: toItem(full, identity, shards), bare: toItem(bare, identity, shards), sharded }));
+const items = { full: toItem(full, identity, shards), bare: toItem(bare, identity, shards) };
+console.log(JSON.stringify({ ...items, sharded, topic: TOPIC_PATTERN.source }));
 """
 
 
@@ -80,6 +82,11 @@ def test_the_tracker_keys_the_table_and_the_index_by_these_names(tracker_items: 
     assert item[envelope.GSI_SORT_KEY] == item[envelope.SORT_KEY]
     assert item[envelope.VERSION] == {"N": str(envelope.SCHEMA_VERSION)}
     assert set(envelope.GSI_PROJECTED) <= set(envelope.ATTRIBUTES)
+
+
+def test_the_tracker_and_the_readers_accept_the_same_topics(tracker_items: dict[str, Any]) -> None:
+    """putonly-export refuses a --topic the tracker would refuse (such a topic could only match a forged item)."""
+    assert tracker_items["topic"] == f"^{envelope.TOPIC_PATTERN}$"
 
 
 def test_the_tracker_and_the_readers_agree_on_every_visitors_shard(tracker_items: dict[str, Any]) -> None:
