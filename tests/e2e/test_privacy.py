@@ -330,3 +330,53 @@ def test_a_choice_made_in_another_tab_while_this_one_waits_for_its_config_stands
     assert waiting.evaluate("() => putonly.track('privacy_tabs_choice', {})") is not None, "on, as chosen"
     assert other.evaluate(FLUSHED) == "stored"
     assert other.evaluate("() => kept") in {e["id"] for e in topic_events(aws, moto, "privacy_tabs_choice_unsent")}
+
+
+def test_events_tracked_just_before_consent_false_are_named_in_its_drop_event(
+    context: Any, page_origin: str, aws: LocalAws, moto: MotoServer
+) -> None:
+    """Before: the loader threw away the batch of the current task, so track() had returned ids of which the page
+    never heard again (an event tracked one task earlier was named)."""
+    page = visit(context, page_origin)
+    result = page.evaluate(
+        """async () => {
+            const drops = [];
+            putonly.addEventListener('drop', (e) => drops.push(e.detail));
+            const ids = [putonly.track('privacy_last_moment', {n: 1}), putonly.track('privacy_last_moment', {n: 2})];
+            putonly.consent(false);
+            await new Promise((resolve) => setTimeout(resolve, 1000));
+            putonly.consent(true);
+            return {ids, drops};
+        }"""
+    )
+    assert result["drops"] == [{"ids": result["ids"], "reason": "consent"}]
+    assert page.evaluate(FLUSHED) == "stored"
+    assert not topic_events(aws, moto, "privacy_last_moment")
+
+
+def test_reset_then_leaving_at_once_sends_none_of_the_events_it_dropped(
+    context: Any, page_origin: str, aws: LocalAws, moto: MotoServer
+) -> None:
+    """reset() not awaited and the page hidden in the same task (a "forget me" link that navigates away). Before:
+    the loader still held the keepalive copies of the unsent events, and sent them under the old identity."""
+    page = visit(context, page_origin)
+    first = page.evaluate(
+        """async () => {
+            putonly.track('privacy_reset_leave_first', {});
+            await putonly.flush();
+            return putonly.identity();
+        }"""
+    )
+    ids = page.evaluate(
+        """async () => {
+            const ids = [putonly.track('privacy_reset_leave', {n: 1}), putonly.track('privacy_reset_leave', {n: 2})];
+            await new Promise((resolve) => setTimeout(resolve, 500));  // the loader holds their signed copies
+            putonly.reset();
+            dispatchEvent(new Event('pagehide'));  // what leaving does: the copies it holds go with keepalive
+            return ids;
+        }"""
+    )
+    assert len(ids) == 2 and first
+    page.wait_for_timeout(1500)
+    assert not topic_events(aws, moto, "privacy_reset_leave"), "events reset() dropped were sent after it"
+    assert page.evaluate("() => putonly.identity()") != first

@@ -85,3 +85,22 @@ def test_junk_on_the_consent_channel_changes_nothing_and_real_consent_still_prop
     here.evaluate("() => putonly.consent(false)")
     assert there.evaluate(CONSENT_OFF_HERE), "a real withdrawal did not reach the other tab"
     there.evaluate("() => putonly.consent(true)")
+
+
+# Once the worker has answered (it reads the choice saved on this origin as it starts): whether this tab tracks.
+TRACKING = "async () => (await putonly.identity(), putonly.track('tabs_state', {}) !== null)"
+
+
+def test_opposite_choices_made_in_two_tabs_at_once_end_the_same_in_every_tab(context: Any, page_origin: str) -> None:
+    """The visitor withdraws in one tab while another tab's consent manager replays "granted", at the same moment.
+    Before: each worker took its own choice first and the other tab's after it, so the two tabs ended opposite (one
+    tracking after the visitor had withdrawn in it), and a tab opened later followed whichever was saved last."""
+    here, there = open_page(context, page_origin), open_page(context, page_origin)
+    at = here.evaluate("() => Date.now() + 500")
+    for page, value in ((here, "false"), (there, "true")):
+        page.evaluate(f"(at) => setTimeout(() => putonly.consent({value}), at - Date.now())", at)
+    here.wait_for_timeout(1500)
+    states = {"here": here.evaluate(TRACKING), "there": there.evaluate(TRACKING)}
+    states["opened later"] = open_page(context, page_origin).evaluate(TRACKING)
+    assert len(set(states.values())) == 1, states
+    here.evaluate("() => putonly.consent(true)")

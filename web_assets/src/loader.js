@@ -53,6 +53,9 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, classOf, fail, seria
   // away they are sent with keepalive, which outlives the page. The worker hears what was sent and the answers.
   /** @type {Map<string, [number, number, string, Record<string, string>, string]>} */
   const copies = new Map();
+  /** reset() and consent(false) calls so far: copies the worker made before it handled the last one (it says
+   * which it had, ``g``) are of events those calls dropped, and are not kept. */
+  let gen = 0;
   /** Copies sent and not answered yet: id -> events. */
   const sending = new Map();
   let sendingBytes = 0;
@@ -120,12 +123,12 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, classOf, fail, seria
    */
   api.track = (topic, data, options) => record(topic, data, options, now());
 
-  /** Asks the worker; its reply settles the Promise. @param {string} t */
-  const ask = (t) => {
+  /** Asks the worker; its reply settles the Promise. @param {string} t @param {number} [g] */
+  const ask = (t, g) => {
     if (dead) return Promise.reject(new Error(dead));
     send();
     const n = ++flushes;
-    post({ t, n });
+    post({ t, n, g });
     return new Promise((resolve, reject) => waiting.set(n, { resolve, reject }));
   };
   /** Resolves once every event tracked so far is stored; rejects with the reason otherwise. */
@@ -133,15 +136,16 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, classOf, fail, seria
   /** The visitor's identity id (the partition their events are stored under), or null when there is none yet. */
   api.identity = () => ask('identity');
   /** Forgets this browser's identity and outbox (what is not sent yet is dropped); the next event starts a new identity. */
-  api.reset = () => ask('reset');
+  api.reset = () => (copies.clear(), ask('reset', ++gen));
 
   /** consent(false) stops tracking and clears the outbox; consent(true) resumes. Remembered per origin. */
   api.consent = (/** @type {boolean} */ value) => {
     if (typeof value !== 'boolean') fail(TypeError, 'consent() takes true or false');
     consented = value;
     asking++;
-    if (!value) (outgoing = ''), copies.clear();
-    post({ t: 'consent', value });
+    // The events tracked before go first: the worker names them in its drop event.
+    if (!value) send(), copies.clear(), gen++;
+    post({ t: 'consent', value, g: gen });
   };
   api.version = 1;
 
@@ -171,8 +175,8 @@ import { DEFAULT_MAX_EVENT_BYTES, checkSubject, checkTopic, classOf, fail, seria
       if (!asking) consented = data.consent;
       maxEventBytes = data.maxEventBytes || maxEventBytes;
     } else if (data.t === 'copies') {
-      // Not while off: copies the worker made before it heard of a consent(false) are never sent.
-      if (consented) for (const [id, ...copy] of data.put) copies.set(id, /** @type {any} */ (copy));
+      // Not while off, nor copies the worker made before it heard of a consent(false) or reset(): never sent.
+      if (consented && data.g === gen) for (const [id, ...copy] of data.put) copies.set(id, /** @type {any} */ (copy));
       for (const id of data.drop) copies.delete(id);
       if (hidden) keep();
     } else if (data.t === 'consent') {

@@ -211,11 +211,11 @@ async function updateCopies() {
   }
   const drop = [...held.keys()].filter((id) => !keep.has(id));
   held = keep;
-  if (put.length || drop.length) post({ t: 'copies', put, drop });
+  if (put.length || drop.length) post({ t: 'copies', put, drop, g: gen });
 }
 
 function clearCopies() {
-  post({ t: 'copies', put: [], drop: [...held.keys()] });
+  post({ t: 'copies', put: [], drop: [...held.keys()], g: gen });
   held.clear();
   sending.clear();
   snapshots.clear();
@@ -248,7 +248,7 @@ self.addEventListener('securitypolicyviolation', ({ blockedURI, effectiveDirecti
 });
 self.onmessage = (/** @type {MessageEvent} */ { data }) => (data.t === 'init' ? start(data.base, data.gpc).catch(fault) : receive(data));
 tabs.onmessage = ({ data }) => {
-  if (data?.putonly === 'consent' && typeof data.value === 'boolean') receive({ t: 'consent', value: data.value, elsewhere_: true });
+  if (data?.putonly === 'consent' && typeof data.value === 'boolean') receive({ t: 'consent', value: data.value, at: +data.at || 0, elsewhere_: true });
   if (data?.putonly === 'reset') receive({ t: 'reset', elsewhere_: true });
 };
 
@@ -262,9 +262,23 @@ function sealOpen() {
   serial(async () => (packed ? sealGroups(packer.all()) : (sealSoon = true)));
 }
 
+/** The latest reset() or consent(false) of this page the worker has handled (the loader counts them): copies sent
+ * to the loader carry it, and the loader keeps only those made after the last one it asked for. */
+let gen = 0;
+/** When the choice in force was made (ms since the epoch), by this page or another tab. */
+let chosenAt = 0;
+/** Whether a choice made at ``at`` is later than one made at ``than`` (off wins a tie: tabs decide alike).
+ * @param {number} at @param {boolean} value @param {number} than */
+const later = (at, value, than) => at > than || (at === than && !value);
+
+/** Answers the loader's request ``n`` with what ``work`` gives once the outbox work before it is done, or with its
+ * failure (an outbox that refuses: the request still settles). @param {number} n @param {() => Promise<unknown>} work */
+const answer = (n, work) => serial(() => work().then((value) => n && reply(n, '', value), (err) => n && reply(n, err.message || err)));
+
 /** @param {any} data */
 function handle(data) {
   const { t, n } = data;
+  if (data.g) gen = data.g;
   if (broken) {
     if (t === 'track') report(idsOf(parse(data)), broken);
     else if (n) reply(n, broken);
@@ -283,8 +297,14 @@ function handle(data) {
     if (envelope) data.ok && count >= envelope.count ? confirm(envelope) : envelope.timer_ && wait(envelope, 0);
   } else if (t === 'flush') flush(n);
   // A choice made on this origin (this page or another tab): start() must not take it back for GPC or "denied".
-  else if (t === 'consent') return setConsent((stored = Boolean(data.value)), !data.elsewhere_); // may open the outbox: later messages wait
-  else if (t === 'identity') serial(async () => reply(n, '', (outbox && (await meta(ID))) ?? null));
+  // The latest one wins in every tab, whatever order the tabs hear them in: one made before the choice in force is
+  // ignored. This page's own is the latest: it is made now.
+  else if (t === 'consent') {
+    const at = data.elsewhere_ ? data.at : Math.max(Date.now(), chosenAt + 1);
+    if (!later(at, data.value, chosenAt)) return;
+    chosenAt = at;
+    return setConsent((stored = Boolean(data.value)), !data.elsewhere_, at); // may open the outbox: later messages wait
+  } else if (t === 'identity') answer(n, async () => (outbox && (await meta(ID))) ?? null);
   else if (t === 'reset') {
     // Forgets the identity and the outbox: the next event starts a new identity (a new partition). The page
     // hears which of its events are gone (a drop event, no warning: it asked for this). So do the site's other
@@ -292,16 +312,19 @@ function handle(data) {
     // by this tab once it closed, would go under the new one. They forget only their own records and leave the
     // identity to this tab (the new one may be stored by now).
     const here = !data.elsewhere_;
-    forget('reset() dropped the events not stored yet', 'reset', here);
+    const cleared = forget('reset() dropped the events not stored yet', 'reset', here);
     // New credentials, of the new identity: ones being fetched now are of the old one (a fetch under way is
     // shared by every caller, and would be used for an hour).
     credentials?.retire();
     if (credentials) credentials = guestCredentials(config, meta, now);
-    serial(async () => {
-      if (outbox && here) await meta(ID, () => undefined);
+    answer(n, async () => {
+      if (outbox && here) {
+        // Else the records left would be adopted, and sent under the new identity.
+        if (!(await cleared)) throw new Error('reset() could not clear the outbox; call it again');
+        await meta(ID, () => undefined);
+      }
       // Once the outbox is cleared and the identity gone: a tab that reads it after hearing this gets none.
       if (here) tabs.postMessage({ putonly: 'reset' });
-      if (n) reply(n);
     });
   }
 }
@@ -350,7 +373,10 @@ async function openStore(hold = false) {
     outbox = await openOutbox();
     // Held until this worker ends: other tabs see our records are owned by a live worker.
     await new Promise((granted) => navigator.locks.request(LOCK_PREFIX + owner, () => (granted(0), new Promise(() => {}))));
-    stored = await meta('consent');
+    // [choice, when made] (a bare boolean, from earlier versions).
+    const saved = await meta('consent');
+    stored = Array.isArray(saved) ? saved[0] : saved;
+    chosenAt = saved?.[1] || 0;
     consent = stored !== false;
     // The page hears at once (a returning visitor's outbox opens before config.json is in): from now on its
     // track() returns null rather than ids of events the worker will drop.
@@ -732,14 +758,29 @@ function endFlush(waiter, error) {
 
 /**
  * Takes effect at once, in message order; the outbox is cleared in order with other writes.
- * @param {boolean} value @param {boolean} here made on this page (then saved, and told to the other tabs)
+ * @param {boolean} value
+ * @param {boolean} here made on this page (then saved, and told to the other tabs)
+ * @param {number} [at] when the visitor made this choice (here or in another tab); none for start()'s decision
+ *   from Global Privacy Control or consentDefault
  */
-function setConsent(value, here) {
+function setConsent(value, here, at) {
   consent = value;
-  if (here) tabs.postMessage({ putonly: 'consent', value });
   // Also when the page chose: its loader then ends where this worker does, whatever order the tabs spoke in.
   post({ t: 'consent', value, mine: here });
-  const save = () => here && outbox && serial(() => meta('consent', () => value));
+  // Saved with when it was made, unless a later one is saved already (tabs save in any order); then told to the
+  // other tabs: a tab that opens meanwhile reads it, or hears it.
+  const tell = () => tabs.postMessage({ putonly: 'consent', value, at });
+  const save = () =>
+    here &&
+    (outbox
+      ? serial(async () => {
+          try {
+            await meta('consent', (saved) => (later(/** @type {number} */ (at), value, saved?.[1] ?? 0) ? [value, at] : saved));
+          } finally {
+            tell();
+          }
+        })
+      : tell());
   if (value && !outbox && !broken) {
     // Consent given where nothing was stored (Global Privacy Control, consentDefault "denied"): the outbox opens
     // now; the messages after this one wait for it.
@@ -752,15 +793,18 @@ function setConsent(value, here) {
     return opened;
   }
   save();
-  if (!value) forget(CONSENT_OFF, 'consent');
+  // Another tab's withdrawal: that tab cleared the outbox already; this one deletes only its own records (not
+  // those another tab may have written since, after a consent(true)).
+  if (!value) forget(CONSENT_OFF, 'consent', here || at === undefined);
 }
 
 /**
  * Drops everything this worker holds and clears the outbox (consent withdrawn, reset()). The page hears which of
  * its events are gone (a drop event with ``reason``, no warning: the visitor or the page chose this).
  * @param {string} why what a waiting flush() rejects with @param {string} reason
- * @param {boolean} [everyones] the whole outbox, else only this worker's records (a reset() in another tab, which
- *   cleared it already and may have stored records of the new identity since)
+ * @param {boolean} [everyones] the whole outbox, else only this worker's records (a reset() or a withdrawal in
+ *   another tab, which cleared it already: records stored since are of a new identity, or a new consent)
+ * @returns {Promise<unknown> | undefined} true once the outbox is cleared (undefined: it refused)
  */
 function forget(why, reason, everyones = true) {
   const ids = [...pending];
@@ -774,8 +818,8 @@ function forget(why, reason, everyones = true) {
   pending.clear();
   unreported = noLosses();
   totals = { count: 0, bytes: 0 };
-  if (outbox) serial(everyones ? clear : async () => write(idsOf((await all(owner)).flat())));
   for (const waiter of flushes) endFlush(waiter, why);
+  if (outbox) return serial(async () => (await (everyones ? clear() : write(idsOf((await all(owner)).flat()))), true));
 }
 
 /** One timer for the next group that reaches maxDelaySeconds. */
