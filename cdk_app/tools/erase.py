@@ -98,14 +98,26 @@ class Eraser:
         self.sleep = sleep
         self.jitter = jitter
         self.deleted = 0
+        # The partition's last key when the count began: counting and deleting stop there. Whatever a browser
+        # writes meanwhile past it is found by anything_left(), rather than chased for as long as it writes.
+        self.last: str | None = None
 
-    def _pages(self, attributes: tuple[str, ...], **extra: Any) -> Iterator[list[dict[str, Any]]]:
-        """The partition's items, page by page, with only ``attributes`` (strongly consistent reads)."""
+    def _pages(
+        self, attributes: tuple[str, ...], *, upto: str | None = None, **extra: Any
+    ) -> Iterator[list[dict[str, Any]]]:
+        """The partition's items (up to the key ``upto``), page by page, with only ``attributes`` (strongly
+        consistent reads)."""
         names = {f"#{name}": name for name in (envelope.PARTITION_KEY, *attributes)}  # "count" is a reserved word
+        condition = f"#{envelope.PARTITION_KEY} = :identity"
+        values = {":identity": {"S": self.identity}}
+        if upto is not None:
+            names[f"#{envelope.SORT_KEY}"] = envelope.SORT_KEY
+            condition += f" AND #{envelope.SORT_KEY} <= :upto"
+            values[":upto"] = {"S": upto}
         request: dict[str, Any] = {
             "TableName": self.table,
-            "KeyConditionExpression": f"#{envelope.PARTITION_KEY} = :identity",
-            "ExpressionAttributeValues": {":identity": {"S": self.identity}},
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
             "ExpressionAttributeNames": names,
             "ProjectionExpression": ", ".join(f"#{name}" for name in attributes),
             "ConsistentRead": True,
@@ -122,7 +134,11 @@ class Eraser:
     def count(self) -> Tally:
         """Envelopes and events stored for the identity. A forged item counts as an envelope with no events."""
         tally = Tally()
-        for items in self._pages(COUNTED):
+        last = next(self._pages(KEYS, Limit=1, ScanIndexForward=False))
+        if not last:
+            return tally
+        self.last = last[0][envelope.SORT_KEY]["S"]
+        for items in self._pages(COUNTED, upto=self.last):
             for item in items:
                 tally.envelopes += 1
                 try:
@@ -133,8 +149,9 @@ class Eraser:
         return tally
 
     def delete(self) -> int:
-        """Deletes every item of the partition (keys only are read), ``BATCH`` keys a request; returns how many."""
-        for items in self._pages(KEYS):
+        """Deletes every item of the partition up to the last key counted (keys only are read), ``BATCH`` keys a
+        request; returns how many."""
+        for items in self._pages(KEYS, upto=self.last):
             for i in range(0, len(items), BATCH):
                 self.delete_batch(items[i : i + BATCH])
         return self.deleted

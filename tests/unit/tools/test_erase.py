@@ -106,14 +106,19 @@ class FakeTable:
     def query(self, **request: Any) -> dict[str, Any]:
         self.queries.append(request)
         assert request["ConsistentRead"] is True
-        names = request["ExpressionAttributeNames"]
-        assert request["KeyConditionExpression"] == "#pk = :identity" and names["#pk"] == "pk"
+        names, values = request["ExpressionAttributeNames"], request["ExpressionAttributeValues"]
+        condition = request["KeyConditionExpression"]
+        assert condition in ("#pk = :identity", "#pk = :identity AND #sk <= :upto") and names["#pk"] == "pk"
         wanted = [names[a.strip()] for a in request["ProjectionExpression"].split(",")]
-        identity = request["ExpressionAttributeValues"][":identity"]["S"]
-        keys = sorted(k for k in self.items if k[0] == identity)
+        identity = values[":identity"]["S"]
+        forward = request.get("ScanIndexForward", True)
+        keys = sorted((k for k in self.items if k[0] == identity), reverse=not forward)
+        if ":upto" in values:
+            assert names["#sk"] == "sk"
+            keys = [k for k in keys if k[1] <= values[":upto"]["S"]]
         start = request.get("ExclusiveStartKey")
         if start:
-            keys = [k for k in keys if k[1] > start["sk"]["S"]]
+            keys = [k for k in keys if (k[1] > start["sk"]["S"]) == forward and k[1] != start["sk"]["S"]]
         page = keys[: request["Limit"]]
         reply: dict[str, Any] = {"Items": [{n: self.items[k][n] for n in wanted if n in self.items[k]} for k in page]}
         if len(keys) > len(page):
@@ -154,7 +159,7 @@ def test_counts_envelopes_and_only_the_events_of_real_envelopes() -> None:
     table = FakeTable([*junk, *honest, *_envelopes(OTHER, 4)])
     tally = _eraser(table, []).count()
     assert (tally.envelopes, tally.events, tally.not_envelopes) == (len(junk) + 4, 2 + 3 * 2, len(junk))
-    (projection,) = {q["ProjectionExpression"] for q in table.queries}
+    (projection,) = {q["ProjectionExpression"] for q in table.queries if "ScanIndexForward" not in q}
     assert "#gsi1pk" not in projection and "#expires_at" not in projection, "only what the count reads"
 
 
@@ -169,6 +174,31 @@ def test_deletes_the_partition_in_batches_of_25_and_leaves_the_other_visitor() -
     assert not eraser.anything_left()
     assert {q["ProjectionExpression"] for q in table.queries} == {"#pk, #sk"}, "the deletion reads keys only"
     assert sleeps == []
+
+
+class ChasedTable(FakeTable):
+    """A browser still tracking under the identity: every query finds one more item, past all the others."""
+
+    def query(self, **request: Any) -> dict[str, Any]:
+        n = len(self.queries)
+        assert n < 100, "still chasing what is written"
+        self.items[(VISITOR, f"3000-01-01T00:00:00.000Z#{n:015d}")] = _envelopes(VISITOR, 1)[0] | {
+            "sk": {"S": f"3000-01-01T00:00:00.000Z#{n:015d}"}
+        }
+        return super().query(**request)
+
+
+def test_an_identity_written_to_while_it_is_erased_ends_and_says_so() -> None:
+    """Before: counting and deleting followed the partition's next page for as long as something kept writing
+    past it (a guest holding the identity id can), deleting what it wrote and never ending."""
+    table = ChasedTable(_envelopes(VISITOR, 10))
+    eraser = _eraser(table, [], page_size=1)
+    tally = eraser.count()
+    assert tally.envelopes == 11, "what was there when the count began (the last key was read first)"
+    assert len(table.queries) < 20
+    assert eraser.delete() == 11
+    assert len(table.queries) < 40
+    assert eraser.anything_left(), "what was written meanwhile is found, and the command says so"
 
 
 def test_unprocessed_items_are_sent_again_after_a_growing_bounded_backoff() -> None:
