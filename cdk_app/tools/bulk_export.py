@@ -9,13 +9,14 @@ Needs ``analyticsExport: true`` in the deployed settings. boto3 only; standard c
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from cdk_app.tools.session import ToolError, add_aws_arguments, one_line, session
+from cdk_app.tools.session import Parser, ToolError, add_aws_arguments, one_line, session
 
 PROG = "putonly-bulk-export"
 
@@ -51,6 +52,16 @@ def run(args: argparse.Namespace) -> int:
     s3 = aws.client("s3", endpoint_url=args.endpoint_url)
     glue = aws.client("glue", endpoint_url=args.endpoint_url)
     table_arn = ddb.describe_table(TableName=args.table)["Table"]["TableArn"]
+    # Before the export (which is billed): where it will be read from must exist.
+    try:
+        glue.get_table(DatabaseName=args.database, Name=args.glue_table)
+    except ClientError as err:
+        if err.response["Error"]["Code"] != "EntityNotFoundException":
+            raise
+        raise ToolError(
+            f"Glue table {args.database}.{args.glue_table} not found: deploy with analyticsExport: true"
+            " (or name it with --database / --glue-table); nothing exported"
+        ) from None
     export = ddb.export_table_to_point_in_time(
         TableArn=table_arn, S3Bucket=args.bucket, S3Prefix=args.prefix, ExportFormat="DYNAMODB_JSON"
     )["ExportDescription"]
@@ -82,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0] if __doc__ else None)
+    p = Parser(prog=PROG, description=__doc__.splitlines()[0] if __doc__ else None)
     p.add_argument("--table", required=True, help="events table (TableName output)")
     p.add_argument("--bucket", required=True, help="export bucket (ExportBucket output)")
     p.add_argument("--prefix", default="exports", help="key prefix in the bucket (default: exports)")
@@ -92,10 +103,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--poll-seconds", type=float, default=30, help="seconds between status checks (default 30)")
     add_aws_arguments(p, "another endpoint for DynamoDB, S3 and Glue (the local stack's)")
     args = p.parse_args(argv)
-    if args.timeout <= 0 or args.poll_seconds <= 0:
-        p.error("--timeout and --poll-seconds must be positive")
+    for flag, value in (("--timeout", args.timeout), ("--poll-seconds", args.poll_seconds)):
+        if not (math.isfinite(value) and value > 0):
+            p.error(f"{flag} must be a positive number of seconds, got {value:g}")
+    if not args.table.strip():
+        p.error("--table is empty")
     try:
         return run(args)
+    except KeyboardInterrupt:
+        # The export goes on in DynamoDB; it can be followed, and its data pointed at, by hand.
+        print(f"\n{PROG}: interrupted; an export already started goes on (aws dynamodb list-exports)", file=sys.stderr)
+        return 130
     except ToolError as err:
         print(f"{PROG}: {err}", file=sys.stderr)
     except (ClientError, BotoCoreError) as err:

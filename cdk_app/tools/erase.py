@@ -16,7 +16,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -25,6 +25,7 @@ from cdk_app import envelope
 from cdk_app.tools.rows import Rejected, event_rows
 from cdk_app.tools.session import (
     EXAMPLE,
+    Parser,
     Progress,
     ToolError,
     add_aws_arguments,
@@ -242,13 +243,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _so_far(eraser: Eraser) -> str:
     return f"; {eraser.deleted} deleted so far, run the same command again" if eraser.deleted else ""
-
-
-class Parser(argparse.ArgumentParser):
-    """Usage errors in one line, like the command's other errors."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def parser() -> argparse.ArgumentParser:

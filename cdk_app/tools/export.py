@@ -29,6 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from cdk_app import envelope
 from cdk_app.tools.rows import Rejected, cell, event_rows, json_text, reject_line
 from cdk_app.tools.session import (
+    Parser,
     Progress,
     ToolError,
     add_aws_arguments,
@@ -512,7 +513,7 @@ def _resume_hint(args: argparse.Namespace) -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=PROG, description=__doc__.splitlines()[0] if __doc__ else None)
+    p = Parser(prog=PROG, description=__doc__.splitlines()[0] if __doc__ else None)
     pick = p.add_mutually_exclusive_group(required=True)
     pick.add_argument(
         "--topic", type=topic_argument, help="events of this topic (with --subject; uses the by_subject index)"

@@ -7,11 +7,12 @@ import os
 import re
 import sys
 import threading
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
+from botocore.exceptions import BotoCoreError, ClientError, InvalidRegionError, NoCredentialsError, ProfileNotFound
+from botocore.utils import validate_region_name
 
 NO_CREDENTIALS = (
     "no AWS credentials found: use --profile, environment variables or another source of the standard chain"
@@ -26,6 +27,13 @@ EXAMPLE = "us-east-1:0f1e2d3c-4b5a-4978-8796-a5b4c3d2e1f0"
 
 class ToolError(Exception):
     """A one-line, user-facing error; the command prints it after its name."""
+
+
+class Parser(argparse.ArgumentParser):
+    """Usage errors in one line, like the command's other errors."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def add_aws_arguments(
@@ -78,6 +86,10 @@ def session(profile: str | None, region: str | None) -> Any:
         raise ToolError(f"no AWS profile named {name!r} in your AWS config files (--profile or AWS_PROFILE)") from None
     if named is None:
         raise ToolError(NO_REGION)
+    try:
+        validate_region_name(named)  # (else a traceback when the first client is made)
+    except InvalidRegionError:
+        raise ToolError(f"region {named!r} is not a region name, e.g. us-east-1 (--region or AWS_REGION)") from None
     return found
 
 
@@ -88,7 +100,7 @@ def one_line(err: Exception) -> str:
     if isinstance(err, ClientError):
         error = err.response["Error"]
         return f"{error['Code']}: {error.get('Message', '')}"
-    return str(err)
+    return " ".join(str(err).split())  # (botocore's parameter errors span lines)
 
 
 def describe_error(err: Exception, table: str, client: Any) -> str:

@@ -7,7 +7,6 @@ The same flow runs against the local stack with ``python -m cdk_app.local.smoke`
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import sys
@@ -23,7 +22,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cdk_app import envelope
-from cdk_app.tools.session import ToolError, one_line, session
+from cdk_app.tools.session import Parser, ToolError, endpoint_url, one_line, session
 
 PROG = "putonly-smoke"
 REFUSED = ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation", "UnrecognizedClientException")
@@ -178,7 +177,7 @@ def report(results: list[Outcome], local: bool) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog=PROG,
         description=__doc__.splitlines()[0] if __doc__ else None,
         epilog="Against the local stack instead: make smoke ARGS=--local (python -m cdk_app.local.smoke).",
@@ -186,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stack-prefix", default="PutOnly-dev", help="deployed stacks' prefix (default PutOnly-dev)")
     p.add_argument("--profile", help="AWS profile for reading outputs and cleaning up")
     p.add_argument("--region", help="AWS region of the stacks")
-    p.add_argument("--endpoint-url", help="another AWS endpoint (a local emulator)")
+    p.add_argument("--endpoint-url", type=endpoint_url, help="another AWS endpoint (a local emulator)")
     args = p.parse_args(argv)
     try:
         aws = session(args.profile, args.region)

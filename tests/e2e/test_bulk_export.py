@@ -8,6 +8,8 @@ import subprocess
 import sys
 from typing import Any
 
+import pytest
+
 from cdk_app.local.emulator import LocalAws, MotoServer
 from tests.helpers import ENV, ROOT, Deployment, one, open_page
 
@@ -68,3 +70,38 @@ def test_bad_bucket_is_one_line(aws: LocalAws) -> None:
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1].startswith("putonly-bulk-export: ")
     assert "Traceback" not in result.stderr
+
+
+def bulk_export(aws: LocalAws, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "cdk_app.tools.bulk_export", "--endpoint-url", aws.endpoint]
+    command += ["--table", aws.table_name, "--bucket", "putonly-exports", "--poll-seconds", "0.2", *args]
+    return subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=60, check=False)
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        # Before: a traceback (nan, inf), or a wait that never timed out (--timeout nan).
+        (["--poll-seconds", "nan"], 2, "--poll-seconds must be a positive number of seconds, got nan"),
+        (["--poll-seconds", "inf"], 2, "--poll-seconds must be a positive number of seconds, got inf"),
+        (["--timeout", "nan"], 2, "--timeout must be a positive number of seconds, got nan"),
+        (["--timeout", "x"], 2, "argument --timeout: invalid float value: 'x'"),
+        (["--table", " "], 2, "--table is empty"),
+        (["--region", "not a region"], 1, "region 'not a region' is not a region name, e.g. us-east-1"),
+    ],
+)
+def test_bad_flags_are_one_line(aws: LocalAws, args: list[str], code: int, message: str) -> None:
+    result = bulk_export(aws, *args)
+    assert result.returncode == code
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("putonly-bulk-export: ") and message in line
+
+
+def test_without_its_glue_table_nothing_is_exported(aws: LocalAws) -> None:
+    """Before: the (billed) export of the whole table started, and only then did the Glue table turn out missing."""
+    result = bulk_export(aws, "--database", "no_such_database")
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "putonly-bulk-export: Glue table no_such_database.envelopes not found: deploy with analyticsExport: true"
+        " (or name it with --database / --glue-table); nothing exported"
+    ), "one line, and no 'export started' before it"

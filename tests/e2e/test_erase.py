@@ -197,6 +197,9 @@ WITHOUT_IDENTITY = "(no --identity)"
         (["--profile", "nosuch", "--yes"], 1, "putonly-erase: no AWS profile named 'nosuch' in your AWS config"),
         (["--endpoint-url", "notaurl", "--yes"], 2,
          "putonly-erase: argument --endpoint-url: 'notaurl' is not an http(s) URL, e.g. http://127.0.0.1:5000"),
+        # Before: a traceback (botocore's InvalidRegionError, when the client was made).
+        (["--region", "not a region", "--yes"], 1,
+         "putonly-erase: region 'not a region' is not a region name, e.g. us-east-1 (--region or AWS_REGION)"),
     ],
 )  # fmt: skip
 def test_errors_are_one_line_and_delete_nothing(
