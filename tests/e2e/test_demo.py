@@ -74,6 +74,8 @@ def test_page_shows_stored_events_and_ctrl_c_stops_everything(browser: Any) -> N
         started = time.monotonic()
         page.wait_for_function("() => +document.getElementById('stored').textContent >= 2", timeout=8_000)
         print(f"\nfirst stored plays shown {time.monotonic() - started:.1f} s after Play")
+        page.click("#play")  # pause: then everything tracked is stored once flushed (playing, a play a second is
+        # always on its way: it waits up to maxDelaySeconds in its envelope)
         page.click("#bad")
         page.click("#flush")
         page.wait_for_function("() => document.querySelectorAll('#envelopes tr').length > 0", timeout=15_000)
@@ -83,7 +85,6 @@ def test_page_shows_stored_events_and_ctrl_c_stops_everything(browser: Any) -> N
         assert page.text_content("#error").startswith("TypeError: putonly: data.onEnd is a function")
         assert int(page.text_content("#stored")) >= 2
         # The command the demo prints for reading what is stored, run as a user pastes it (paused and flushed first).
-        page.click("#play")
         page.evaluate("() => putonly.flush()")
         read = re.search(r"read them\s+(.+)", text).group(1)  # type: ignore[union-attr]
         exported = subprocess.run(["bash", "-c", read], cwd=ROOT, capture_output=True, text=True, timeout=60)
