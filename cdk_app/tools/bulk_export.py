@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         return run(args)
     except KeyboardInterrupt:
         # The export goes on in DynamoDB; it can be followed, and its data pointed at, by hand.
-        print(f"\n{PROG}: interrupted; an export already started goes on (aws dynamodb list-exports)", file=sys.stderr)
+        print(f"\n{PROG}: interrupted; an export started (its ARN above) goes on in DynamoDB", file=sys.stderr)
         return 130
     except ToolError as err:
         print(f"{PROG}: {err}", file=sys.stderr)

@@ -179,19 +179,29 @@ class Rejects:
     path (beside --output) that stayed empty is removed at the end.
     """
 
-    def __init__(self, path: Path | None, *, named: bool, append: bool, size: int | None = None) -> None:
+    def __init__(
+        self, path: Path | None, *, named: bool, append: bool, size: int | None = None, partial: Path | None = None
+    ) -> None:
         self.path = path
         self.named = named
-        self.out: IO[str] | None = open_for_writing(path, "--rejects", append=append, size=size) if path else None
+        self.partial = partial  # written instead, until the export is whole (as --output's)
+        self.out: IO[str] | None = (
+            open_for_writing(partial or path, "--rejects", append=append, size=size, named=path) if path else None
+        )
 
     def write(self, skipped: list[tuple[dict[str, Any], str]]) -> None:
         if self.out:
             self.out.writelines(reject_line(item, why) for item, why in skipped)
             self.out.flush()
 
-    def close(self, total: int) -> None:
+    def close(self, total: int, *, whole: bool = True) -> None:
         if self.out:
             self.out.close()
+            if self.partial:
+                if not whole:
+                    self.partial.unlink(missing_ok=True)
+                    return  # the file from before stays as it was
+                self.partial.replace(self.path)  # type: ignore[arg-type]
             if not self.named and total == 0 and self.path:
                 self.path.unlink(missing_ok=True)
 
@@ -410,7 +420,11 @@ def run(args: argparse.Namespace) -> int:
         out = sys.stdout
     try:
         rejects = Rejects(
-            rejects_path(args), named=args.rejects is not None, append=resuming, size=checkpoint.sizes.get("rejects")
+            rejects_path(args),
+            named=args.rejects is not None,
+            append=resuming,
+            size=checkpoint.sizes.get("rejects"),
+            partial=partial_path(args, rejects_path(args), rejects=True),
         )
     except ToolError:
         if out is not sys.stdout:
@@ -471,7 +485,7 @@ def run(args: argparse.Namespace) -> int:
         progress.close()
         if out is not sys.stdout:
             out.close()
-        rejects.close(checkpoint.rejected)
+        rejects.close(checkpoint.rejected, whole=whole)
         if partial:
             if whole:
                 partial.replace(args.output)
@@ -496,9 +510,14 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def partial_path(args: argparse.Namespace) -> Path | None:
-    """Where an export without --checkpoint writes its rows until they are all there: <output>.partial."""
-    return args.output.with_name(args.output.name + ".partial") if args.output and not args.checkpoint else None
+def partial_path(args: argparse.Namespace, path: Path | None = None, *, rejects: bool = False) -> Path | None:
+    """Where an export without --checkpoint writes to --output (or ``path``, the rejects file) until it is whole:
+    <path>.partial. None with a checkpoint, and for what is not a plain file (a FIFO, /dev/stdout, a symlink),
+    which is written as it is."""
+    path = path if rejects else args.output
+    if path is None or args.checkpoint or path.is_symlink() or (path.exists() and not path.is_file()):
+        return None
+    return path.with_name(path.name + ".partial")
 
 
 def rejects_path(args: argparse.Namespace) -> Path | None:
@@ -566,6 +585,7 @@ def main(argv: list[str] | None = None) -> int:
         ("--checkpoint", args.checkpoint),
         ("--checkpoint's temporary file", args.checkpoint and Checkpoint.temporary(args.checkpoint)),
         ("--output's temporary file", partial_path(args)),
+        ("--rejects' temporary file", partial_path(args, rejects_path(args), rejects=True)),
     ):
         if path is not None:
             other = files.setdefault(path.resolve(), flag)

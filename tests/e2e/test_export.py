@@ -6,7 +6,9 @@ import base64
 import csv
 import io
 import json
+import os
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -682,3 +684,49 @@ def test_bad_output_paths_are_one_clear_line(
     (line,) = [ln for ln in result.stderr.splitlines() if ln.startswith("putonly-export:") or "error:" in ln]
     assert message in line
     assert "Traceback" not in result.stderr
+
+
+def test_a_failed_export_keeps_the_rejects_file_from_before_too(
+    hostile: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build_client = export_module.build_client
+
+    def client_that_fails_on_the_third_page(args: Any) -> Any:
+        client = build_client(args)
+        scans = iter(range(1000))
+
+        def count(**_: Any) -> None:
+            if next(scans) == 2:
+                raise EndpointConnectionError(endpoint_url=hostile["aws"].endpoint)
+
+        client.meta.events.register("before-call.dynamodb.Scan", count)
+        return client
+
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+    argv = ["--table", hostile["aws"].table_name, "--endpoint-url", hostile["aws"].endpoint, "--all", "--quiet"]
+    out = tmp_path / "all.jsonl"
+    assert export_module.main([*argv, "--segments", "1", "--output", str(out)]) == 0
+    before = {path.name: path.read_text() for path in tmp_path.iterdir()}
+    assert set(before) == {"all.jsonl", "all.jsonl.rejects.jsonl"}
+    monkeypatch.setattr(export_module, "build_client", client_that_fails_on_the_third_page)
+    assert export_module.main([*argv, "--segments", "1", "--page-size", "1", "--output", str(out)]) == 1
+    assert {path.name: path.read_text() for path in tmp_path.iterdir()} == before
+
+
+def test_a_symlink_or_a_fifo_as_output_is_written_through(hostile: dict[str, Any], tmp_path: Path) -> None:
+    """Not replaced by a file of its own: a named pipe (`--output >(gzip > x.gz)`) gets the rows, a link its target."""
+    target, link = tmp_path / "target.jsonl", tmp_path / "link.jsonl"
+    target.write_text("")
+    link.symlink_to(target)
+    export(hostile["aws"], "--all", "--output", str(link), "--rejects", str(tmp_path / "r.jsonl"))
+    assert link.is_symlink() and len(jsonl(target.read_text())) == len(hostile["rows"])
+    fifo = tmp_path / "pipe.jsonl"
+    os.mkfifo(fifo)
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
+    reader.start()
+    export(hostile["aws"], "--all", "--output", str(fifo), "--rejects", str(tmp_path / "r.jsonl"))
+    reader.join(timeout=60)
+    assert len(jsonl(got[0])) == len(hostile["rows"])
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
