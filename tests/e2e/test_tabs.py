@@ -104,3 +104,27 @@ def test_opposite_choices_made_in_two_tabs_at_once_end_the_same_in_every_tab(con
     states["opened later"] = open_page(context, page_origin).evaluate(TRACKING)
     assert len(set(states.values())) == 1, states
     here.evaluate("() => putonly.consent(true)")
+
+
+def test_a_choice_dated_in_the_far_future_on_the_channel_does_not_lock_consent(context: Any, page_origin: str) -> None:
+    """Any script of the site can post the tracker's message (it may flip consent, as consent() would). Dated far
+    ahead, it must not outrank every later choice: the visitor's next consent(true) still turns tracking on, here,
+    in the other tab and in a tab opened later."""
+    here, there = open_page(context, page_origin), open_page(context, page_origin)
+    for page in (here, there):
+        page.evaluate("() => putonly.flush()")  # each worker is up and listening
+    there.evaluate(
+        """() => {
+            const channel = new BroadcastChannel('putonly-consent.2');
+            channel.postMessage({putonly: 'consent', value: false, at: Number.MAX_VALUE});
+            channel.postMessage({putonly: 'consent', value: false, at: 8.64e15});
+            channel.close();
+        }"""
+    )
+    assert there.evaluate(CONSENT_OFF_HERE) and here.evaluate(CONSENT_OFF_HERE)
+    here.evaluate("() => putonly.consent(false)")
+    here.evaluate("() => putonly.consent(true)")
+    here.wait_for_timeout(500)
+    later = open_page(context, page_origin)
+    states = {name: page.evaluate(TRACKING) for name, page in (("here", here), ("there", there), ("later", later))}
+    assert states == {"here": True, "there": True, "later": True}

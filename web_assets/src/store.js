@@ -46,6 +46,20 @@ export const meta = (key, update) =>
   });
 
 /**
+ * The visitor's consent choice on this origin, [value, when made] (undefined and undefined: none yet). With
+ * ``update``, also saves the choice it gives for the saved one, if it gives one, in the same transaction. Two keys,
+ * so that a worker of an earlier version still reads the value as it did.
+ * @param {(saved: any[]) => any[] | undefined} [update] @returns {Promise<any[]>}
+ */
+export const choice = (update) =>
+  tx(['meta'], async (store) => {
+    let saved = [await done(store.get('consent')), await done(store.get('consentAt'))];
+    const made = update?.(saved);
+    if (made) store.put(made[0], 'consent'), store.put(made[1], 'consentAt'), (saved = made);
+    return saved;
+  });
+
+/**
  * Deletes the records ``gone`` (ids, in either store) and puts ``added`` (envelopes, which have ``events``,
  * and loose events), atomically: an envelope replaces its events, halves their envelope.
  * @param {string[]} gone @param {object[]} [added]

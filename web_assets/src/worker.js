@@ -7,7 +7,7 @@
 import { ID, call, guestCredentials, signPutItem } from './aws.js';
 import { createPacker, newId, overflow, seal, split, toItem } from './envelope.js';
 import { backoff, classify, serverTime } from './retry.js';
-import { all, clear, meta, openOutbox, write } from './store.js';
+import { all, choice, clear, meta, openOutbox, write } from './store.js';
 import { SUBJECT_MAX, TOPIC_PATTERN, utf8Length } from './validate.js';
 
 const MAX_IN_FLIGHT = 4;
@@ -248,7 +248,7 @@ self.addEventListener('securitypolicyviolation', ({ blockedURI, effectiveDirecti
 });
 self.onmessage = (/** @type {MessageEvent} */ { data }) => (data.t === 'init' ? start(data.base, data.gpc).catch(fault) : receive(data));
 tabs.onmessage = ({ data }) => {
-  if (data?.putonly === 'consent' && typeof data.value === 'boolean') receive({ t: 'consent', value: data.value, at: +data.at || 0, elsewhere_: true });
+  if (data?.putonly === 'consent' && typeof data.value === 'boolean') receive({ t: 'consent', value: data.value, at: sane(data.at), elsewhere_: true });
   if (data?.putonly === 'reset') receive({ t: 'reset', elsewhere_: true });
 };
 
@@ -270,6 +270,10 @@ let chosenAt = 0;
 /** Whether a choice made at ``at`` is later than one made at ``than`` (off wins a tie: tabs decide alike).
  * @param {number} at @param {boolean} value @param {number} than */
 const later = (at, value, than) => at > than || (at === than && !value);
+/** A choice's time as given by another tab or the outbox, if it can be one; else now (an earlier version gave none).
+ * Any script of the origin can post on the channel: a time far ahead would make every later choice older.
+ * @param {unknown} at */
+const sane = (at) => (Number.isSafeInteger(at) && /** @type {number} */ (at) <= Date.now() + MINUTE ? /** @type {number} */ (at) : Date.now());
 
 /** Answers the loader's request ``n`` with what ``work`` gives once the outbox work before it is done, or with its
  * failure (an outbox that refuses: the request still settles). @param {number} n @param {() => Promise<unknown>} work */
@@ -373,14 +377,16 @@ async function openStore(hold = false) {
     outbox = await openOutbox();
     // Held until this worker ends: other tabs see our records are owned by a live worker.
     await new Promise((granted) => navigator.locks.request(LOCK_PREFIX + owner, () => (granted(0), new Promise(() => {}))));
-    // [choice, when made] (a bare boolean, from earlier versions).
-    const saved = await meta('consent');
-    stored = Array.isArray(saved) ? saved[0] : saved;
-    chosenAt = saved?.[1] || 0;
-    consent = stored !== false;
-    // The page hears at once (a returning visitor's outbox opens before config.json is in): from now on its
-    // track() returns null rather than ids of events the worker will drop.
-    if (!consent) post({ t: 'consent', value: false });
+    // The choice saved on this origin, unless a later one was made while the outbox opened (consent(true) on a
+    // first visit with Global Privacy Control or consentDefault "denied" opens it). Earlier versions saved no time.
+    const [value, at] = await choice();
+    const when = value === undefined ? 0 : at === undefined ? 1 : sane(at);
+    if (!chosenAt || later(when, value, chosenAt)) {
+      (stored = value), (chosenAt = when), (consent = value !== false);
+      // The page hears at once (a returning visitor's outbox opens before config.json is in): from now on its
+      // track() returns null rather than ids of events the worker will drop.
+      if (!consent) post({ t: 'consent', value: false });
+    }
   } catch (err) {
     broken = `cannot start, events are not kept: ${/** @type {Error} */ (err).message || err}`;
   }
@@ -767,35 +773,35 @@ function setConsent(value, here, at) {
   consent = value;
   // Also when the page chose: its loader then ends where this worker does, whatever order the tabs spoke in.
   post({ t: 'consent', value, mine: here });
-  // Saved with when it was made, unless a later one is saved already (tabs save in any order); then told to the
-  // other tabs: a tab that opens meanwhile reads it, or hears it.
-  const tell = () => tabs.postMessage({ putonly: 'consent', value, at });
+  // Told to the other tabs at once, and again once saved (unless a later one is saved already: tabs save in any
+  // order): a tab that opens in between reads it, or hears it.
+  const tell = () => here && tabs.postMessage({ putonly: 'consent', value, at });
   const save = () =>
     here &&
-    (outbox
-      ? serial(async () => {
-          try {
-            await meta('consent', (saved) => (later(/** @type {number} */ (at), value, saved?.[1] ?? 0) ? [value, at] : saved));
-          } finally {
-            tell();
-          }
-        })
-      : tell());
+    outbox &&
+    serial(async () => {
+      try {
+        const made = /** @type {number} */ (at);
+        await choice(([, saved]) => (later(made, value, saved === undefined ? 0 : sane(saved)) ? [value, made] : undefined));
+      } finally {
+        tell();
+      }
+    });
+  tell();
   if (value && !outbox && !broken) {
     // Consent given where nothing was stored (Global Privacy Control, consentDefault "denied"): the outbox opens
     // now; the messages after this one wait for it.
     const opened = openStore();
     opened.then(async () => {
-      consent = true;
       await save();
-      if (config) await run();
+      if (config && consent) await run();
     });
     return opened;
   }
-  save();
-  // Another tab's withdrawal: that tab cleared the outbox already; this one deletes only its own records (not
-  // those another tab may have written since, after a consent(true)).
+  // A withdrawal clears the outbox before it is saved (and told again). Another tab's: that tab cleared it already;
+  // this one deletes only its own records (not those another tab may have written since, after a consent(true)).
   if (!value) forget(CONSENT_OFF, 'consent', here || at === undefined);
+  save();
 }
 
 /**
