@@ -380,3 +380,28 @@ def test_reset_then_leaving_at_once_sends_none_of_the_events_it_dropped(
     page.wait_for_timeout(1500)
     assert not topic_events(aws, moto, "privacy_reset_leave"), "events reset() dropped were sent after it"
     assert page.evaluate("() => putonly.identity()") != first
+
+
+def test_a_choice_made_while_its_tab_waits_for_the_config_is_dated_when_made(
+    context: Any, page_origin: str, aws: LocalAws, moto: MotoServer
+) -> None:
+    """A returning visitor with GPC and no choice made: a tab waiting for config.json replays "granted" (a consent
+    manager), then the visitor withdraws in another tab. Before: the waiting tab dated its choice when it got to it,
+    after the config, so the earlier "granted" outranked the withdrawal in every tab."""
+    first = visit(context, page_origin)
+    assert first.evaluate(f"async () => {{ putonly.track('privacy_dated', {{}}); return ({FLUSHED})(); }}") == "stored"
+    first.close()
+    waiting, held = visit_with_config_held(context, page_origin, GPC)
+    waiting.evaluate("() => putonly.consent(true)")
+    waiting.wait_for_timeout(100)
+    other = visit(context, page_origin, GPC)
+    other.evaluate("() => putonly.consent(false)")
+    other.wait_for_timeout(300)
+    for route in held:
+        route.continue_()
+    waiting.unroute("**/v1/config.json")
+    waiting.wait_for_timeout(1000)
+    tracking = "async () => (await putonly.identity(), putonly.track('privacy_dated_after', {}) !== null)"
+    states = {"waiting": waiting.evaluate(tracking), "other": other.evaluate(tracking)}
+    states["opened later"] = visit(context, page_origin, GPC).evaluate(tracking)
+    assert states == {"waiting": False, "other": False, "opened later": False}

@@ -47,15 +47,19 @@ export const meta = (key, update) =>
 
 /**
  * The visitor's consent choice on this origin, [value, when made] (undefined and undefined: none yet). With
- * ``update``, also saves the choice it gives for the saved one, if it gives one, in the same transaction. Two keys,
- * so that a worker of an earlier version still reads the value as it did.
+ * ``update``, also saves the choice it gives for the saved one, if it gives one, in the same transaction; saving a
+ * withdrawal clears the outbox in it too (a page that goes away at once leaves both done or neither). Two keys, so
+ * that a worker of an earlier version still reads the value as it did.
  * @param {(saved: any[]) => any[] | undefined} [update] @returns {Promise<any[]>}
  */
 export const choice = (update) =>
-  tx(['meta'], async (store) => {
+  tx(['meta', ...BOTH], async (store, ...records) => {
     let saved = [await done(store.get('consent')), await done(store.get('consentAt'))];
     const made = update?.(saved);
-    if (made) store.put(made[0], 'consent'), store.put(made[1], 'consentAt'), (saved = made);
+    if (made) {
+      store.put(made[0], 'consent'), store.put(made[1], 'consentAt'), (saved = made);
+      if (made[0] === false) records.forEach((r) => r.clear());
+    }
     return saved;
   });
 

@@ -224,6 +224,8 @@ function clearCopies() {
 /** @param {any} data */
 const receive = (data) => {
   if (data.t === 'consent') chosen = data.value;
+  // This page's choice is dated as it arrives (the worker may handle it much later, once its outbox and config are in).
+  if (data.t === 'consent' && !data.elsewhere_) data.at = lastOwn = Math.max(Date.now(), lastOwn + 1);
   // A request is answered within a minute even when its turn has not come (a first visit whose config.json
   // keeps failing: nothing is handled before the config). The page has been told it failed, so when its turn
   // comes a flush() or identity() is not carried out; a reset() is, as the visitor asked to be forgotten.
@@ -267,13 +269,15 @@ function sealOpen() {
 let gen = 0;
 /** When the choice in force was made (ms since the epoch), by this page or another tab. */
 let chosenAt = 0;
+/** When this page's last choice was made: the next is later, even within one millisecond. */
+let lastOwn = 0;
 /** Whether a choice made at ``at`` is later than one made at ``than`` (off wins a tie: tabs decide alike).
  * @param {number} at @param {boolean} value @param {number} than */
 const later = (at, value, than) => at > than || (at === than && !value);
-/** A choice's time as given by another tab or the outbox, if it can be one; else now (an earlier version gave none).
- * Any script of the origin can post on the channel: a time far ahead would make every later choice older.
- * @param {unknown} at */
-const sane = (at) => (Number.isSafeInteger(at) && /** @type {number} */ (at) <= Date.now() + MINUTE ? /** @type {number} */ (at) : Date.now());
+/** A choice's time as given by another tab or the outbox; none (an earlier version's) is now. Never ahead of now:
+ * the tabs share this device's clock, and any script of the origin can post on the channel (a time ahead would make
+ * the choices made until then older). @param {unknown} at */
+const sane = (at) => (Number.isSafeInteger(at) ? Math.min(/** @type {number} */ (at), Date.now()) : Date.now());
 
 /** Answers the loader's request ``n`` with what ``work`` gives once the outbox work before it is done, or with its
  * failure (an outbox that refuses: the request still settles). @param {number} n @param {() => Promise<unknown>} work */
@@ -302,10 +306,10 @@ function handle(data) {
   } else if (t === 'flush') flush(n);
   // A choice made on this origin (this page or another tab): start() must not take it back for GPC or "denied".
   // The latest one wins in every tab, whatever order the tabs hear them in: one made before the choice in force is
-  // ignored. This page's own is the latest: it is made now.
+  // ignored (this page's too: its loader then hears the choice in force).
   else if (t === 'consent') {
-    const at = data.elsewhere_ ? data.at : Math.max(Date.now(), chosenAt + 1);
-    if (!later(at, data.value, chosenAt)) return;
+    const { at } = data;
+    if (!later(at, data.value, chosenAt)) return void (data.elsewhere_ || post({ t: 'consent', value: consent, mine: true }));
     chosenAt = at;
     return setConsent((stored = Boolean(data.value)), !data.elsewhere_, at); // may open the outbox: later messages wait
   } else if (t === 'identity') answer(n, async () => (outbox && (await meta(ID))) ?? null);
@@ -773,18 +777,19 @@ function setConsent(value, here, at) {
   consent = value;
   // Also when the page chose: its loader then ends where this worker does, whatever order the tabs spoke in.
   post({ t: 'consent', value, mine: here });
-  // Told to the other tabs at once, and again once saved (unless a later one is saved already: tabs save in any
-  // order): a tab that opens in between reads it, or hears it.
+  // Told to the other tabs at once, and again once saved if still in force: a tab that opens in between reads it,
+  // or hears it. Saved by every tab that has an outbox (the tab that chose may be gone before it could), unless a
+  // later one is saved already (tabs save in any order); a withdrawal clears the outbox in that same transaction.
   const tell = () => here && tabs.postMessage({ putonly: 'consent', value, at });
   const save = () =>
-    here &&
     outbox &&
+    at !== undefined &&
     serial(async () => {
       try {
         const made = /** @type {number} */ (at);
         await choice(([, saved]) => (later(made, value, saved === undefined ? 0 : sane(saved)) ? [value, made] : undefined));
       } finally {
-        tell();
+        if (at === chosenAt) tell();
       }
     });
   tell();
@@ -798,10 +803,11 @@ function setConsent(value, here, at) {
     });
     return opened;
   }
-  // A withdrawal clears the outbox before it is saved (and told again). Another tab's: that tab cleared it already;
-  // this one deletes only its own records (not those another tab may have written since, after a consent(true)).
-  if (!value) forget(CONSENT_OFF, 'consent', here || at === undefined);
+  // A withdrawal: saved first (with it the whole outbox goes, unless a later choice is saved already: then records
+  // written since, after a consent(true), are kept); this tab drops what it holds, and its own records go.
+  // start()'s decision from Global Privacy Control or consentDefault clears the whole outbox.
   save();
+  if (!value) forget(CONSENT_OFF, 'consent', at === undefined);
 }
 
 /**
