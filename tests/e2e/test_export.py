@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -130,6 +131,33 @@ def test_by_topic_and_subject_reads_every_shard_exactly_once(eight_visitors: dic
         assert {r["identity"] for r in rows} == set(eight_visitors["identities"])
 
 
+def hook_the_export(monkeypatch: pytest.MonkeyPatch, **hooks: Callable[..., None]) -> None:
+    """The export run in this process (export_module.main) calls ``hooks`` on its DynamoDB client's botocore
+    events (``before_call__dynamodb__Query=f`` for "before-call.dynamodb.Query"), with the tests' AWS settings."""
+    build_client = export_module.build_client
+
+    def hooked(args: Any) -> Any:
+        client = build_client(args)
+        for event, hook in hooks.items():
+            client.meta.events.register(event.replace("__", ".").replace("_", "-"), hook)
+        return client
+
+    monkeypatch.setattr(export_module, "build_client", hooked)
+    for name, value in ENV.items():
+        monkeypatch.setenv(name, value)
+
+
+def failing_on_the_third(endpoint: str) -> Callable[..., None]:
+    """A botocore hook that fails the third call it sees as an unreachable endpoint would."""
+    calls = iter(range(1000))
+
+    def hook(**_: Any) -> None:
+        if next(calls) == 2:
+            raise EndpointConnectionError(endpoint_url=endpoint)
+
+    return hook
+
+
 def jsonl(text: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in text.splitlines()]
 
@@ -210,24 +238,7 @@ def test_a_failed_export_leaves_the_file_it_would_have_replaced(
     aws: LocalAws, resume_visitor: set[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Before: --output was emptied at the start, so an export that failed part-way lost the last good one."""
-    build_client = export_module.build_client
-    queries = 0
-
-    def client_that_fails_on_the_third_page(args: Any) -> Any:
-        client = build_client(args)
-
-        def count(**_: Any) -> None:
-            nonlocal queries
-            queries += 1
-            if queries == 3:
-                raise EndpointConnectionError(endpoint_url=aws.endpoint)
-
-        client.meta.events.register("before-call.dynamodb.Query", count)
-        return client
-
-    monkeypatch.setattr(export_module, "build_client", client_that_fails_on_the_third_page)
-    for name, value in ENV.items():
-        monkeypatch.setenv(name, value)
+    hook_the_export(monkeypatch, before_call__dynamodb__Query=failing_on_the_third(aws.endpoint))
     out = tmp_path / "visitor.jsonl"
     out.write_text("the last good export\n")
     argv = ["--table", aws.table_name, "--endpoint-url", aws.endpoint, "--identity", "us-east-1:resume-visitor"]
@@ -392,17 +403,11 @@ def test_an_item_moved_between_shards_while_they_are_read_is_exported_once(
             ddb.put_item(TableName=aws.table_name, Item=moved)
             shard_0_read.set()
 
-    build_client = export_module.build_client
-
-    def client_with_a_mover(args: Any) -> Any:
-        client = build_client(args)
-        client.meta.events.register("before-parameter-build.dynamodb.Query", hold_shard_31)
-        client.meta.events.register("after-call.dynamodb.Query", move_after_shard_0)
-        return client
-
-    monkeypatch.setattr(export_module, "build_client", client_with_a_mover)
-    for name, value in ENV.items():
-        monkeypatch.setenv(name, value)
+    hook_the_export(
+        monkeypatch,
+        before_parameter_build__dynamodb__Query=hold_shard_31,
+        after_call__dynamodb__Query=move_after_shard_0,
+    )
     out = tmp_path / "moved.jsonl"
     argv = ["--table", aws.table_name, "--endpoint-url", aws.endpoint, "--topic", topic, "--subject", subject]
     assert export_module.main([*argv, "--page-size", page_size, "--output", str(out), "--quiet"]) == 0
@@ -689,27 +694,13 @@ def test_bad_output_paths_are_one_clear_line(
 def test_a_failed_export_keeps_the_rejects_file_from_before_too(
     hostile: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    build_client = export_module.build_client
-
-    def client_that_fails_on_the_third_page(args: Any) -> Any:
-        client = build_client(args)
-        scans = iter(range(1000))
-
-        def count(**_: Any) -> None:
-            if next(scans) == 2:
-                raise EndpointConnectionError(endpoint_url=hostile["aws"].endpoint)
-
-        client.meta.events.register("before-call.dynamodb.Scan", count)
-        return client
-
-    for name, value in ENV.items():
-        monkeypatch.setenv(name, value)
+    hook_the_export(monkeypatch)
     argv = ["--table", hostile["aws"].table_name, "--endpoint-url", hostile["aws"].endpoint, "--all", "--quiet"]
     out = tmp_path / "all.jsonl"
     assert export_module.main([*argv, "--segments", "1", "--output", str(out)]) == 0
     before = {path.name: path.read_text() for path in tmp_path.iterdir()}
     assert set(before) == {"all.jsonl", "all.jsonl.rejects.jsonl"}
-    monkeypatch.setattr(export_module, "build_client", client_that_fails_on_the_third_page)
+    hook_the_export(monkeypatch, before_call__dynamodb__Scan=failing_on_the_third(hostile["aws"].endpoint))
     assert export_module.main([*argv, "--segments", "1", "--page-size", "1", "--output", str(out)]) == 1
     assert {path.name: path.read_text() for path in tmp_path.iterdir()} == before
 
