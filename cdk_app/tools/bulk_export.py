@@ -52,7 +52,14 @@ def run(args: argparse.Namespace) -> int:
     s3 = aws.client("s3", endpoint_url=args.endpoint_url)
     glue = aws.client("glue", endpoint_url=args.endpoint_url)
     table_arn = ddb.describe_table(TableName=args.table)["Table"]["TableArn"]
-    # Before the export (which is billed): where it will be read from must exist.
+    # Before the export (which is billed): where it goes, and where it will be read from, must exist.
+    try:
+        s3.head_bucket(Bucket=args.bucket)
+    except ClientError as err:
+        code = err.response["Error"]["Code"]
+        raise ToolError(
+            f"bucket {args.bucket!r} cannot be used ({code}): name the ExportBucket output; nothing exported"
+        ) from None
     try:
         glue.get_table(DatabaseName=args.database, Name=args.glue_table)
     except ClientError as err:
@@ -106,8 +113,9 @@ def main(argv: list[str] | None = None) -> int:
     for flag, value in (("--timeout", args.timeout), ("--poll-seconds", args.poll_seconds)):
         if not (math.isfinite(value) and value > 0):
             p.error(f"{flag} must be a positive number of seconds, got {value:g}")
-    if not args.table.strip():
-        p.error("--table is empty")
+    for flag, value in (("--table", args.table), ("--bucket", args.bucket)):
+        if not value.strip():
+            p.error(f"{flag} is empty")
     try:
         return run(args)
     except KeyboardInterrupt:

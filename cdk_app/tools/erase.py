@@ -33,6 +33,7 @@ from cdk_app.tools.session import (
     check_table_arguments,
     describe_error,
     identity_problem,
+    plural,
     session,
 )
 
@@ -59,10 +60,6 @@ COUNTED = (
     envelope.VERSION,
 )
 KEYS = (envelope.PARTITION_KEY, envelope.SORT_KEY)
-
-
-def plural(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 @dataclass
@@ -206,7 +203,7 @@ def run(args: argparse.Namespace) -> int:
             print(
                 f"{PROG}: {tally.not_envelopes} of the {plural(tally.envelopes, 'item')}"
                 f" {'is not an envelope' if tally.not_envelopes == 1 else 'are not envelopes'} the tracker writes"
-                " (erased too; their events are not counted)",
+                f" ({'would be erased' if args.dry_run else 'erased'} too; their events are not counted)",
                 file=sys.stderr,
             )
         what = f"{tally.describe()} of identity {args.identity}"
@@ -222,6 +219,8 @@ def run(args: argparse.Namespace) -> int:
         finally:
             eraser.progress.close()
         if eraser.anything_left():
+            # What was deleted is still the record to keep (stdout); the error says what is left.
+            print(f"erased {plural(deleted, 'envelope')} of identity {args.identity} from {args.table} (not all)")
             raise ToolError(
                 f"identity {args.identity} still has envelopes in {args.table} after {deleted} were deleted: written"
                 " meanwhile (a browser may still be tracking under it); run the same command again"
@@ -262,8 +261,12 @@ def main(argv: list[str] | None = None) -> int:
     problem = identity_problem(args.identity)
     if problem:
         p.error(problem)
-    if not (args.yes or args.dry_run or sys.stdin.isatty()):
-        p.error("stdin is not a terminal, so nobody can confirm: pass --yes to delete without asking (or --dry-run)")
+    # The question goes to stderr and the answer comes from stdin: both must be the terminal.
+    for name, stream in (("stdin", sys.stdin), ("stderr", sys.stderr)):
+        if not (args.yes or args.dry_run or stream.isatty()):
+            p.error(
+                f"{name} is not a terminal, so nobody can confirm: pass --yes to delete without asking (or --dry-run)"
+            )
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
     try:
         return run(args)

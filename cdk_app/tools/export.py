@@ -20,7 +20,7 @@ import threading
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -37,6 +37,7 @@ from cdk_app.tools.session import (
     check_table_arguments,
     describe_error,
     identity_problem,
+    plural,
     session,
 )
 
@@ -61,14 +62,14 @@ LATEST = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
 
 def parse_time(value: str, *, flag: str, end: bool = False) -> str:
     """ISO-8601 date or time, in UTC unless it says otherwise, as the table's sort-key prefix. With ``end`` (the
-    inclusive --until), a date alone means the whole day: its last millisecond."""
+    inclusive --until), the last millisecond of what it names: a date, the whole day; 10:00, the whole minute."""
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
         parsed = parsed.astimezone(UTC)
-        if end and _date_only(value):
-            parsed += timedelta(days=1, milliseconds=-1)
+        if end:
+            parsed += _span(value) - timedelta(milliseconds=1)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{flag} {value!r} is not an ISO-8601 date or time (e.g. 2026-11-01 or 2026-11-01T12:00Z)"
@@ -80,12 +81,22 @@ def parse_time(value: str, *, flag: str, end: bool = False) -> str:
     return parsed.strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"
 
 
-def _date_only(value: str) -> bool:
-    try:
-        date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
+# A date, then an hour, minutes, seconds and a fraction, each optional from the right; then Z or an offset.
+_PRECISION = re.compile(r"\d{4}-?\d{2}-?\d{2}(?:[T ](\d{2})(?::?(\d{2})(?::?(\d{2})(?:[.,](\d+))?)?)?)?(?:Z|[+-].+)?")
+
+
+def _span(value: str) -> timedelta:
+    """How much time ``value`` names: a day for a date alone, a minute for 10:00, a millisecond for 10:00:00.000."""
+    match = _PRECISION.fullmatch(value.strip())
+    if not match:  # another ISO form (a week date, say): as it reads
+        return timedelta(milliseconds=1)
+    hour, minute, second, fraction = match.groups()
+    if fraction:
+        return timedelta(milliseconds=max(1, 10 ** (3 - min(len(fraction), 3))))
+    for given, span in ((second, timedelta(seconds=1)), (minute, timedelta(minutes=1)), (hour, timedelta(hours=1))):
+        if given:
+            return span
+    return timedelta(days=1)
 
 
 def topic_argument(value: str) -> str:
@@ -397,7 +408,7 @@ def run(args: argparse.Namespace) -> int:
     selection = {k: getattr(args, k) for k in ("table", "topic", "subject", "identity", "all", "since", "until")}
     if args.all:
         selection["segments"] = args.segments
-    fmt = args.format or ("csv" if args.output and args.output.suffix == ".csv" else "jsonl")
+    fmt = args.format or ("csv" if args.output and args.output.suffix.lower() == ".csv" else "jsonl")
     # The files too: a resume cuts them back to the sizes it saved, so they must be the ones it wrote.
     selection["files"] = [str(args.output), str(rejects_path(args)), fmt]
     checkpoint = Checkpoint.load(args.checkpoint, selection)
@@ -495,7 +506,8 @@ def run(args: argparse.Namespace) -> int:
         args.checkpoint.unlink(missing_ok=True)
     if not args.quiet:
         print(
-            f"{PROG}: {checkpoint.rows} events written" + (f" to {args.output}" if args.output else ""), file=sys.stderr
+            f"{PROG}: {plural(checkpoint.rows, 'event')} written" + (f" to {args.output}" if args.output else ""),
+            file=sys.stderr,
         )
         if args.identity and not checkpoint.rows and not checkpoint.rejected:
             problem = identity_problem(args.identity)
@@ -506,7 +518,8 @@ def run(args: argparse.Namespace) -> int:
             )
     if checkpoint.rejected:  # even with --quiet: data that was not exported
         kept = f"kept in {rejects.path}" if rejects.path else "name a file with --rejects to keep them"
-        print(f"{PROG}: {checkpoint.rejected} items rejected as not envelopes (not exported); {kept}", file=sys.stderr)
+        rejected = plural(checkpoint.rejected, "item")
+        print(f"{PROG}: {rejected} rejected as not envelopes (not exported); {kept}", file=sys.stderr)
     return 0
 
 

@@ -25,6 +25,11 @@ IDENTITY = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}:[0-9a-f]{8}-[0-9a-f]{4}-[0-
 EXAMPLE = "us-east-1:0f1e2d3c-4b5a-4978-8796-a5b4c3d2e1f0"
 
 
+def plural(n: int, noun: str) -> str:
+    """``n`` and ``noun``, plural unless ``n`` is 1."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 class ToolError(Exception):
     """A one-line, user-facing error; the command prints it after its name."""
 

@@ -22,7 +22,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cdk_app import envelope
-from cdk_app.tools.session import Parser, ToolError, endpoint_url, one_line, session
+from cdk_app.tools.session import NO_REGION, Parser, ToolError, endpoint_url, one_line, session
 
 PROG = "putonly-smoke"
 REFUSED = ("AccessDeniedException", "AccessDenied", "UnauthorizedOperation", "UnrecognizedClientException")
@@ -66,6 +66,12 @@ def outputs(cfn: Any, stack: str) -> dict[str, str]:
 def deployed_target(session: Any, prefix: str, endpoint_url: str | None) -> Target:
     cfn = session.client("cloudformation", endpoint_url=endpoint_url)
     data, identity, site = (outputs(cfn, f"{prefix}-{name}") for name in ("Data", "Identity", "Site"))
+    for stack, found, name in (
+        (f"{prefix}-Data", data, "TableName"),
+        (f"{prefix}-Identity", identity, "IdentityPoolId"),
+    ):
+        if name not in found:
+            raise ToolError(f"stack {stack} has no {name} output (not a PutOnly stack, or another version of it?)")
     return Target(
         region=site.get("Region") or session.region_name,
         table=data["TableName"],
@@ -193,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         operator = aws.client("dynamodb", region_name=target.region, endpoint_url=args.endpoint_url)
         results, _ = run_checks(target, operator)
     except ToolError as err:
-        p.error(f'{err}; with make: ARGS="--region ..."')
+        hint = '; with make: ARGS="--region ..."' if str(err) == NO_REGION else ""
+        p.error(f"{err}{hint}")
     except (ClientError, BotoCoreError) as err:
         print(f"{PROG}: {one_line(err)}", file=sys.stderr)
         return 2

@@ -87,6 +87,9 @@ def bulk_export(aws: LocalAws, *args: str) -> subprocess.CompletedProcess[str]:
         (["--timeout", "nan"], 2, "--timeout must be a positive number of seconds, got nan"),
         (["--timeout", "x"], 2, "argument --timeout: invalid float value: 'x'"),
         (["--table", " "], 2, "--table is empty"),
+        (["--bucket", ""], 2, "--bucket is empty"),
+        # Before: the (billed) export started, then failed.
+        (["--bucket", "no-such-bucket"], 1, "bucket 'no-such-bucket' cannot be used (404): name the ExportBucket"),
         (["--region", "not a region"], 1, "region 'not a region' is not a region name, e.g. us-east-1"),
     ],
 )
@@ -97,8 +100,11 @@ def test_bad_flags_are_one_line(aws: LocalAws, args: list[str], code: int, messa
     assert line.startswith("putonly-bulk-export: ") and message in line
 
 
-def test_without_its_glue_table_nothing_is_exported(aws: LocalAws) -> None:
+def test_without_its_glue_table_nothing_is_exported(moto: MotoServer, aws: LocalAws) -> None:
     """Before: the (billed) export of the whole table started, and only then did the Glue table turn out missing."""
+    s3 = moto.client("s3")
+    if "putonly-exports" not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+        s3.create_bucket(Bucket="putonly-exports")
     result = bulk_export(aws, "--database", "no_such_database")
     assert result.returncode == 1
     assert result.stderr.strip() == (

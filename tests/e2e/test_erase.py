@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
 import sys
+import tty
 import uuid
 from typing import Any
 
@@ -224,18 +226,46 @@ def test_missing_credentials_are_one_line(forged: dict[str, Any]) -> None:
     assert _one_line(result, 1).startswith("putonly-erase: no AWS credentials found: use --profile")
 
 
+def on_a_terminal(aws: LocalAws, typed: str, *args: str, stderr_too: bool = True) -> Any:
+    """The command with stdin (and stderr) on a terminal, ``typed`` typed ahead (the terminal keeps the line until
+    the command reads it); stdout piped, as for keeping its record. ``result.stderr``: what the terminal showed."""
+    controller, terminal = os.openpty()
+    tty.setraw(terminal)  # no echo of what is typed, no CR added to what is shown
+    try:
+        os.write(controller, typed.encode())
+        command = [sys.executable, "-m", "cdk_app.tools.erase", "--table", aws.table_name]
+        result = subprocess.run(
+            [*command, "--endpoint-url", aws.endpoint, *args], cwd=ROOT, env=ENV, stdin=terminal, timeout=120,
+            stdout=subprocess.PIPE, stderr=terminal if stderr_too else subprocess.PIPE, text=True, check=False,
+        )  # fmt: skip
+        if stderr_too:
+            shown = b""
+            while select.select([controller], [], [], 0.2)[0]:
+                shown += os.read(controller, 65536)
+            result.stderr = shown.decode()
+    finally:
+        os.close(terminal)
+        os.close(controller)
+    return result
+
+
+def test_with_its_question_not_on_the_terminal_it_refuses_to_wait(forged: dict[str, Any], moto: MotoServer) -> None:
+    """stderr kept in a log (2> erase.log): the question would be there, not on screen. Before: it waited for an
+    answer to a question nobody saw."""
+    aws = forged["aws"]
+    before = items(moto, aws.table_name)
+    result = on_a_terminal(aws, "y\n", "--identity", forged["target"], stderr_too=False)
+    assert result.returncode == 2
+    assert result.stderr.startswith("putonly-erase: stderr is not a terminal, so nobody can confirm: pass --yes")
+    assert items(moto, aws.table_name) == before
+
+
 @pytest.mark.parametrize(("typed", "erased"), [("n\n", False), ("\n", False), ("y\n", True)])
 def test_on_a_terminal_it_asks_first(forged: dict[str, Any], moto: MotoServer, typed: str, erased: bool) -> None:
     aws, target = forged["aws"], forged["target"]
     before = items(moto, aws.table_name)
     envelopes = len(of(before, target))
-    controller, terminal = os.openpty()
-    try:
-        os.write(controller, typed.encode())  # typed ahead: the terminal keeps the line until the command reads it
-        result = erase(aws, "--identity", target, stdin=terminal)
-    finally:
-        os.close(terminal)
-        os.close(controller)
+    result = on_a_terminal(aws, typed, "--identity", target)
     question = (
         f"Delete {envelopes} envelopes ({forged['events']} events) of identity {target} from table {aws.table_name}?"
         " [y/N] "

@@ -194,8 +194,9 @@ def test_by_identity_and_whole_table_agree(aws: LocalAws, tracked: dict[str, Any
     assert mine <= set(ids)
 
 
-def test_csv_to_a_file(aws: LocalAws, tracked: dict[str, Any], tmp_path: Path) -> None:
-    out = tmp_path / "plays.csv"
+@pytest.mark.parametrize("name", ["plays.csv", "PLAYS.CSV"])  # before: .CSV was written as JSON Lines
+def test_csv_to_a_file(aws: LocalAws, tracked: dict[str, Any], tmp_path: Path, name: str) -> None:
+    out = tmp_path / name
     result = export(aws, "--topic", "export_play", "--subject", "song-b", "--output", str(out))
     assert "30 events written" in result.stderr
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
@@ -218,7 +219,8 @@ def test_until_a_date_takes_the_whole_day(moto: MotoServer) -> None:
     """--since 2026-11-01 --until 2026-11-30 is November: before, --until 2026-11-30 stopped at its first ms."""
     aws = provision(moto, CDK_OUT, table_name="PutOnlyUntil")
     times = {"before": "2026-10-31T23:59:59.999Z", "first": "2026-11-01T00:00:00.000Z", "noon": "2026-11-30T12:00:00.000Z",
-             "last": "2026-11-30T23:59:59.999Z", "after": "2026-12-01T00:00:00.000Z"}  # fmt: skip
+             "noon30": "2026-11-30T12:00:30.000Z", "last": "2026-11-30T23:59:59.999Z",
+             "after": "2026-12-01T00:00:00.000Z"}  # fmt: skip
     ddb = moto.client("dynamodb")
     for name, at in times.items():
         ms = int(datetime.fromisoformat(at).timestamp() * 1000)
@@ -226,12 +228,15 @@ def test_until_a_date_takes_the_whole_day(moto: MotoServer) -> None:
             identity=HOSTILE_VISITOR, sk=f"{at}#U{name:0>15}", topic="until_play", subject="s",
             events=json.dumps([[name, 0, {}]]), count=1, first_ts=ms, last_ts=ms,
         ))  # fmt: skip
-    november = ["--since", "2026-11-01", "--until", "2026-11-30"]
-    for pick in (["--identity", HOSTILE_VISITOR], ["--topic", "until_play", "--subject", "s"], ["--all"]):
-        rows = jsonl(export(aws, *pick, *november).stdout)
-        assert sorted(r["event_id"] for r in rows) == ["first", "last", "noon"], pick
-    rows = jsonl(export(aws, "--all", "--until", "2026-11-30T12:00Z").stdout)
-    assert sorted(r["event_id"] for r in rows) == ["before", "first", "noon"], "a time is taken as it is"
+    for until in ("2026-11-30", "2026-11-30Z", "20261130"):
+        november = ["--since", "2026-11-01", "--until", until]
+        for pick in (["--identity", HOSTILE_VISITOR], ["--topic", "until_play", "--subject", "s"], ["--all"]):
+            rows = jsonl(export(aws, *pick, *november).stdout)
+            assert sorted(r["event_id"] for r in rows) == ["first", "last", "noon", "noon30"], (until, pick)
+    # The last millisecond of what it names: 12:00 is the whole minute, 12:00:00.000 its first millisecond.
+    for until, up_to in (("2026-11-30T12:00Z", "noon30"), ("2026-11-30T12:00:00.000Z", "noon")):
+        rows = jsonl(export(aws, "--all", "--since", "2026-11-30", "--until", until).stdout)
+        assert sorted(r["event_id"] for r in rows) == sorted({"noon", up_to}), until
 
 
 def test_a_failed_export_leaves_the_file_it_would_have_replaced(

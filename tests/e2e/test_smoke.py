@@ -57,3 +57,17 @@ def test_deployed_mode_fails_loudly_when_refusals_are_not_refused(moto: MotoServ
     # What it wrote is cleaned up with the operator's credentials.
     items = moto.client("dynamodb").scan(TableName=aws.table_name)["Items"]
     assert not [i for i in items if i["topic"]["S"] == "putonly_smoke"]
+
+
+def test_deployed_mode_names_a_missing_output_in_one_line(moto: MotoServer, aws: LocalAws) -> None:
+    """Stacks of that name that are not PutOnly's (or another version): before, a KeyError traceback."""
+    cfn = moto.client("cloudformation")
+    for name in ("Data", "Identity", "Site"):
+        template = {"Resources": {"Placeholder": {"Type": "AWS::CloudFormation::WaitConditionHandle"}}}
+        cfn.create_stack(StackName=f"PutOnly-other-{name}", TemplateBody=json.dumps(template))
+    result = smoke("--stack-prefix", "PutOnly-other", "--endpoint-url", aws.endpoint, "--region", "us-east-1")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "putonly-smoke: stack PutOnly-other-Data has no TableName output (not a PutOnly stack, or another version"
+        " of it?) (see putonly-smoke --help)"
+    )

@@ -307,3 +307,21 @@ def test_the_command_builds_its_client_with_the_retry_config(monkeypatch: pytest
     monkeypatch.setattr(erase, "session", lambda profile, region: Session())
     assert erase.main(["--table", "T", "--identity", VISITOR, "--yes"]) == 1
     assert built["service"] == "dynamodb" and built["config"] is RETRIES
+
+
+def test_what_was_deleted_is_on_stdout_also_when_something_was_written_meanwhile(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """stdout is the record to keep. Before: empty when the run ended in the "written meanwhile" error."""
+    table = ChasedTable(_envelopes(VISITOR, 3))
+    table.describe_table = lambda **_: {}  # type: ignore[attr-defined]
+
+    class Session:
+        def client(self, service: str, **options: Any) -> Any:
+            return table
+
+    monkeypatch.setattr(erase, "session", lambda profile, region: Session())
+    assert erase.main(["--table", "T", "--identity", VISITOR, "--yes"]) == 1
+    out, err = capsys.readouterr()
+    assert out == f"erased 4 envelopes of identity {VISITOR} from T (not all)\n"
+    assert err.startswith(f"putonly-erase: identity {VISITOR} still has envelopes in T after 4 were deleted")
