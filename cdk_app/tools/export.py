@@ -208,11 +208,9 @@ class Rejects:
     def close(self, total: int, *, whole: bool = True) -> None:
         if self.out:
             self.out.close()
-            if self.partial:
-                if not whole:
-                    self.partial.unlink(missing_ok=True)
-                    return  # the file from before stays as it was
-                self.partial.replace(self.path)  # type: ignore[arg-type]
+            finish(self.partial, self.path, whole=whole)
+            if self.partial and not whole:
+                return  # the file from before stays as it was
             if not self.named and total == 0 and self.path:
                 self.path.unlink(missing_ok=True)
 
@@ -421,7 +419,7 @@ def run(args: argparse.Namespace) -> int:
     # Without a checkpoint, rows go to a temporary file that replaces --output only once the export is whole: a
     # failure part-way leaves the file that was there before as it was. (With one, --output is the resumable
     # export in progress.)
-    partial = partial_path(args)
+    partial = partial_path(args, args.output)
     if args.output:
         out = open_for_writing(
             partial or args.output, "--output", append=resuming, size=checkpoint.sizes.get("output"), named=args.output
@@ -435,13 +433,12 @@ def run(args: argparse.Namespace) -> int:
             named=args.rejects is not None,
             append=resuming,
             size=checkpoint.sizes.get("rejects"),
-            partial=partial_path(args, rejects_path(args), rejects=True),
+            partial=partial_path(args, rejects_path(args)),
         )
     except ToolError:
         if out is not sys.stdout:
             out.close()
-        if partial:
-            partial.unlink(missing_ok=True)
+        finish(partial, args.output, whole=False)
         raise
     writer = Writer(out, fmt, header=not resuming)
     # An index query must find only envelopes of the topic and subject it asked for.
@@ -497,11 +494,7 @@ def run(args: argparse.Namespace) -> int:
         if out is not sys.stdout:
             out.close()
         rejects.close(checkpoint.rejected, whole=whole)
-        if partial:
-            if whole:
-                partial.replace(args.output)
-            else:
-                partial.unlink(missing_ok=True)
+        finish(partial, args.output, whole=whole)
     if args.checkpoint:
         args.checkpoint.unlink(missing_ok=True)
     if not args.quiet:
@@ -523,14 +516,21 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def partial_path(args: argparse.Namespace, path: Path | None = None, *, rejects: bool = False) -> Path | None:
-    """Where an export without --checkpoint writes to --output (or ``path``, the rejects file) until it is whole:
-    <path>.partial. None with a checkpoint, and for what is not a plain file (a FIFO, /dev/stdout, a symlink),
-    which is written as it is."""
-    path = path if rejects else args.output
+def partial_path(args: argparse.Namespace, path: Path | None) -> Path | None:
+    """Where an export without --checkpoint writes what goes to ``path`` until it is whole: <path>.partial. None
+    with a checkpoint, and for what is not a plain file (a FIFO, /dev/stdout, a symlink): written as it is."""
     if path is None or args.checkpoint or path.is_symlink() or (path.exists() and not path.is_file()):
         return None
     return path.with_name(path.name + ".partial")
+
+
+def finish(partial: Path | None, path: Path | None, *, whole: bool) -> None:
+    """Puts a temporary file (partial_path) in its file's place once the export is whole; else drops it, and the
+    file from before stays as it was."""
+    if partial and path and whole:
+        partial.replace(path)
+    elif partial:
+        partial.unlink(missing_ok=True)
 
 
 def rejects_path(args: argparse.Namespace) -> Path | None:
@@ -597,8 +597,8 @@ def main(argv: list[str] | None = None) -> int:
         ("--rejects" if args.rejects else "default --rejects", rejects_path(args)),
         ("--checkpoint", args.checkpoint),
         ("--checkpoint's temporary file", args.checkpoint and Checkpoint.temporary(args.checkpoint)),
-        ("--output's temporary file", partial_path(args)),
-        ("--rejects' temporary file", partial_path(args, rejects_path(args), rejects=True)),
+        ("--output's temporary file", partial_path(args, args.output)),
+        ("--rejects' temporary file", partial_path(args, rejects_path(args))),
     ):
         if path is not None:
             other = files.setdefault(path.resolve(), flag)

@@ -223,9 +223,11 @@ function clearCopies() {
 
 /** @param {any} data */
 const receive = (data) => {
-  if (data.t === 'consent') chosen = data.value;
-  // This page's choice is dated as it arrives (the worker may handle it much later, once its outbox and config are in).
-  if (data.t === 'consent' && !data.elsewhere_) data.at = lastOwn = Math.max(Date.now(), lastOwn + 1);
+  if (data.t === 'consent') {
+    chosen = data.value;
+    // This page's choice is dated as it arrives (the worker may handle it much later, once its outbox and config are in).
+    if (!data.elsewhere_) data.at = lastOwn = Math.max(Date.now(), lastOwn + 1);
+  }
   // A request is answered within a minute even when its turn has not come (a first visit whose config.json
   // keeps failing: nothing is handled before the config). The page has been told it failed, so when its turn
   // comes a flush() or identity() is not carried out; a reset() is, as the visitor asked to be forgotten.
@@ -278,6 +280,9 @@ const later = (at, value, than) => at > than || (at === than && !value);
  * the tabs share this device's clock, and any script of the origin can post on the channel (a time ahead would make
  * the choices made until then older). @param {unknown} at */
 const sane = (at) => (Number.isSafeInteger(at) ? Math.min(/** @type {number} */ (at), Date.now()) : Date.now());
+/** When the saved choice ([value, time]) was made: 0 for none, 1 for one an earlier version saved (no time: older
+ * than any choice made since). @param {any[]} saved */
+const savedAt = ([value, at]) => (value === undefined ? 0 : at === undefined ? 1 : sane(at));
 
 /** Answers the loader's request ``n`` with what ``work`` gives once the outbox work before it is done, or with its
  * failure (an outbox that refuses: the request still settles). @param {number} n @param {() => Promise<unknown>} work */
@@ -383,8 +388,9 @@ async function openStore(hold = false) {
     await new Promise((granted) => navigator.locks.request(LOCK_PREFIX + owner, () => (granted(0), new Promise(() => {}))));
     // The choice saved on this origin, unless a later one was made while the outbox opened (consent(true) on a
     // first visit with Global Privacy Control or consentDefault "denied" opens it). Earlier versions saved no time.
-    const [value, at] = await choice();
-    const when = value === undefined ? 0 : at === undefined ? 1 : sane(at);
+    const saved = await choice();
+    const [value] = saved;
+    const when = savedAt(saved);
     if (!chosenAt || later(when, value, chosenAt)) {
       (stored = value), (chosenAt = when), (consent = value !== false);
       // The page hears at once (a returning visitor's outbox opens before config.json is in): from now on its
@@ -787,7 +793,7 @@ function setConsent(value, here, at) {
     serial(async () => {
       try {
         const made = /** @type {number} */ (at);
-        await choice(([, saved]) => (later(made, value, saved === undefined ? 0 : sane(saved)) ? [value, made] : undefined));
+        await choice((saved) => (later(made, value, savedAt(saved)) ? [value, made] : undefined));
       } finally {
         if (at === chosenAt) tell();
       }
