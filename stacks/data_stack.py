@@ -45,7 +45,6 @@ class DataStack(Stack):
             "Monitoring",
             table=self.table,
             write_cap_units=settings.write_cap_units,
-            max_events=settings.envelope_max_events,
             alarm_email=settings.alarm_email,
         )
         CfnOutput(self, "DashboardName", value=monitoring.dashboard.dashboard_name, description="CloudWatch dashboard")

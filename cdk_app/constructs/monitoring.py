@@ -19,6 +19,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from cdk_app.constructs.nag import acknowledge
+from cdk_app.envelope import EVENTS_MAX
 
 # Alarm when a minute's writes reach this share of the cap (the cap is per second).
 CAP_WARNING_SHARE = 0.8
@@ -35,6 +36,7 @@ class TableMetrics:
     write_units: cloudwatch.Metric
     envelopes: cloudwatch.Metric  # successful PutItem requests: one per envelope
     events: cloudwatch.Metric  # PutOnly/Events, published by the event counter
+    counter_failures: cloudwatch.Metric  # PutOnly/CounterFailures: stream records the counter failed on
 
     @classmethod
     def of(cls, table: dynamodb.Table) -> TableMetrics:
@@ -43,19 +45,23 @@ class TableMetrics:
         def metric(name: str, dimensions: dict[str, str] | None = None, stat: str = "Sum") -> cloudwatch.Metric:
             return table.metric(name, dimensions_map=dimensions, period=MINUTE, statistic=stat)
 
+        def own(name: str) -> cloudwatch.Metric:
+            return cloudwatch.Metric(
+                namespace="PutOnly",
+                metric_name=name,
+                dimensions_map={"TableName": table.table_name},
+                period=MINUTE,
+                statistic="Sum",
+            )
+
         return cls(
             throttled=metric("ThrottledRequests", put_item),
             system_errors=metric("SystemErrors", put_item),
             user_errors=table.metric_user_errors(period=MINUTE, statistic="Sum"),
             write_units=metric("ConsumedWriteCapacityUnits"),
             envelopes=metric("SuccessfulRequestLatency", put_item, stat="SampleCount"),
-            events=cloudwatch.Metric(
-                namespace="PutOnly",
-                metric_name="Events",
-                dimensions_map={"TableName": table.table_name},
-                period=MINUTE,
-                statistic="Sum",
-            ),
+            events=own("Events"),
+            counter_failures=own("CounterFailures"),
         )
 
 
@@ -72,12 +78,11 @@ class EventsMonitoring(Construct):
         *,
         table: dynamodb.Table,
         write_cap_units: int,
-        max_events: int,
         alarm_email: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         metrics = TableMetrics.of(table)
-        self.event_counter = EventCounter(self, "EventCounter", table=table, max_events=max_events).function
+        self.event_counter = EventCounter(self, "EventCounter", table=table).function
         self.alarms = self._alarms(metrics, write_cap_units)
         self.topic = self._notify(alarm_email) if alarm_email else None
         self.dashboard = self._dashboard(metrics, write_cap_units)
@@ -125,12 +130,25 @@ class EventsMonitoring(Construct):
             # One minute is enough: after its retries a failing batch is skipped, and its events go uncounted.
             "EventCounterErrors": self._alarm(
                 "EventCounterErrors",
-                self.event_counter.metric_errors(period=MINUTE, statistic="Sum"),
+                self._counter_trouble(metrics),
                 1,
                 "The event counter failed on a stream batch: PutOnly/Events undercounts until fixed (see its logs)",
                 minutes=1,
             ),
         }
+
+    def _counter_trouble(self, metrics: TableMetrics) -> cloudwatch.MathExpression:
+        """The counter's errors (it crashed) and the records it reported as failed (the invocation succeeded, so
+        Lambda's Errors metric does not show them): either means a batch may go uncounted."""
+        return cloudwatch.MathExpression(
+            expression="FILL(errors, 0) + FILL(failures, 0)",
+            using_metrics={
+                "errors": self.event_counter.metric_errors(period=MINUTE, statistic="Sum"),
+                "failures": metrics.counter_failures,
+            },
+            label="event counter errors and failed records",
+            period=MINUTE,
+        )
 
     def _notify(self, alarm_email: str) -> sns.Topic:
         """An encrypted, TLS-only topic that mails every alarm to ``alarm_email``.
@@ -210,7 +228,7 @@ class EventsMonitoring(Construct):
                     metrics.throttled.with_(label="throttled PutItem"),
                     metrics.system_errors.with_(label="DynamoDB 5xx on PutItem"),
                     metrics.user_errors.with_(label="4xx (account and region)"),
-                    self.event_counter.metric_errors(period=MINUTE, statistic="Sum", label="event counter errors"),
+                    self._counter_trouble(metrics),
                 ],
                 width=12,
             ),
@@ -222,7 +240,7 @@ class EventsMonitoring(Construct):
 class EventCounter(Construct):
     """Reads the table's stream and publishes events stored per minute (PutOnly/Events). Exposes ``function``."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, table: dynamodb.Table, max_events: int) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, table: dynamodb.Table) -> None:
         super().__init__(scope, construct_id)
         log_group = logs.LogGroup(
             self, "Logs", retention=logs.RetentionDays.ONE_MONTH, removal_policy=RemovalPolicy.DESTROY
@@ -238,8 +256,10 @@ class EventCounter(Construct):
             handler="index.handler",
             # Beside this file; bytecode a local import left there stays out of the deployed zip.
             code=lambda_.Code.from_asset(str(Path(__file__).parent / "event_counter"), exclude=["__pycache__"]),
-            # A guest writes `count`: records outside 1..MAX_EVENTS (envelopeMaxEvents) are skipped and logged.
-            environment={"TABLE_NAME": table.table_name, "MAX_EVENTS": str(max_events)},
+            # A guest writes `count`: records outside 1..MAX_EVENTS are skipped and logged. The most any envelope
+            # holds, as the export reads them, not envelopeMaxEvents: envelopes sealed under a higher setting still
+            # arrive from outboxes after a deploy lowers it.
+            environment={"TABLE_NAME": table.table_name, "MAX_EVENTS": str(EVENTS_MAX)},
             memory_size=128,
             timeout=Duration.seconds(30),
             log_group=log_group,

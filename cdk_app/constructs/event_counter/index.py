@@ -8,7 +8,9 @@ metric goes out as an embedded-metric-format log line (no PutMetricData call).
 A guest writes ``count`` itself, so it is untrusted: a record whose count is not an integer from 1 to
 MAX_EVENTS (the envelope's maximum events) is skipped with one log line and never fails the batch. A
 record that still fails unexpectedly is reported as a partial batch failure: the events before it are
-published and the stream resumes at it (the event source mapping bisects, retries and then moves on).
+published and the stream resumes at it (the event source mapping bisects, retries and then moves on). Such an
+invocation succeeds as far as Lambda is concerned, so it also publishes PutOnly/CounterFailures, which the alarm
+watches with the function's errors.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 NAMESPACE = "PutOnly"
+FAILURES = "CounterFailures"  # records that failed unexpectedly, one per invocation that reported one
 PREFIX = "putonly-event-counter:"
 SHOWN = 80  # characters of a forged value shown in a log line
 
@@ -96,7 +99,7 @@ def _where(record: Any) -> str:
     return f"record {record.get('eventID', '?')} (sequence {_sequence(record) or '?'})"
 
 
-def metric_line(events: int, table: str, now_ms: int) -> str:
+def metric_line(events: int, table: str, now_ms: int, name: str = "Events") -> str:
     return json.dumps(
         {
             "_aws": {
@@ -105,19 +108,23 @@ def metric_line(events: int, table: str, now_ms: int) -> str:
                     {
                         "Namespace": NAMESPACE,
                         "Dimensions": [["TableName"]],
-                        "Metrics": [{"Name": "Events", "Unit": "Count"}],
+                        "Metrics": [{"Name": name, "Unit": "Count"}],
                     }
                 ],
             },
             "TableName": table,
-            "Events": events,
+            name: events,
         }
     )
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, list[dict[str, str]]]:
-    """Publishes the batch's events; reports the first record that failed (ReportBatchItemFailures)."""
+    """Publishes the batch's events; reports the first record that failed (ReportBatchItemFailures), and counts
+    it as ``PutOnly/CounterFailures``: the invocation itself succeeds, so Lambda's Errors metric never shows it."""
     events, failed = _count(event.get("Records", []), int(os.environ["MAX_EVENTS"]))
+    now_ms = int(time.time() * 1000)
     if events:
-        print(metric_line(events, os.environ["TABLE_NAME"], int(time.time() * 1000)))
+        print(metric_line(events, os.environ["TABLE_NAME"], now_ms))
+    if failed:
+        print(metric_line(1, os.environ["TABLE_NAME"], now_ms, FAILURES))
     return {"batchItemFailures": [{"itemIdentifier": failed}] if failed else []}

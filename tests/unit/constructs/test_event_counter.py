@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import pytest
@@ -140,6 +141,12 @@ def test_an_unexpected_failure_reports_that_record_and_publishes_those_before(
     monkeypatch.setattr(index, "envelope_events", broken_on_the_second)
     batch = {"Records": [record("INSERT", 2, "1"), record("INSERT", 3, "2"), record("INSERT", 5, "3")]}
     assert handler(batch, None) == {"batchItemFailures": [{"itemIdentifier": "2"}]}
-    failed, metric = capsys.readouterr().out.splitlines()
+    failed, metric, failures = capsys.readouterr().out.splitlines()
     assert failed == "putonly-event-counter: failed record ev2 (sequence 2): RuntimeError: a bug"
     assert json.loads(metric)["Events"] == 2
+    # The invocation succeeds as far as Lambda is concerned: this metric is what the alarm sees.
+    line = json.loads(failures)
+    assert line["CounterFailures"] == 1 and line["TableName"] == os.environ["TABLE_NAME"]
+    (spec,) = line["_aws"]["CloudWatchMetrics"]
+    assert spec["Namespace"] == "PutOnly" and spec["Dimensions"] == [["TableName"]]
+    assert spec["Metrics"] == [{"Name": "CounterFailures", "Unit": "Count"}]
