@@ -59,11 +59,14 @@ def settings_from_context(app: cdk.App) -> Settings:
     for warning in check_context_keys(app.node.get_all_context()):
         print(f"putonly: {warning}", file=sys.stderr)
     overrides = {key: value for key in SETTING_KEYS if (value := app.node.try_get_context(key)) is not None}
-    return parse_settings(
+    settings = parse_settings(
         app.node.try_get_context("env"),
         app.node.try_get_context("putonly:environments"),
         overrides,
     )
+    for warning in settings.warnings():
+        print(f"putonly: {warning}", file=sys.stderr)
+    return settings
 
 
 def main() -> None:

@@ -10,12 +10,17 @@ import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
+from functools import cache
 from typing import Any
 
 DEFAULT_ENV = "dev"
 
-_REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
-_ORIGIN = re.compile(r"^https?://(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$")
+# An origin as a browser sends it in its Origin header, which CORS compares byte for byte: lower case, no path,
+# no default port.
+_ORIGIN = re.compile(r"^(https?)://(\[[0-9a-f:]+\]|[a-z0-9]([a-z0-9.-]*[a-z0-9])?)(?::([0-9]{1,5}))?$")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# An environment's name goes into its stacks' names (PutOnly-<env>-Data), which CloudFormation limits to these.
+_ENV_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,40}$")
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", re.IGNORECASE)
 _CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[0-9a-f-]{36}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -32,6 +37,23 @@ MAX_INDEX_SHARDS = 32
 # Readers refuse envelopes of more events than envelope.EVENTS_MAX (the settings test proves the two equal).
 MAX_ENVELOPE_EVENTS = 10_000
 _CONSENT = ("granted", "denied")
+
+
+@cache
+def _region_pattern() -> re.Pattern[str]:
+    """The standard AWS partition's region names, from botocore's endpoint data (China and GovCloud lack parts of
+    the Site stack: synth fails there with CloudFormation errors)."""
+    import botocore.loaders
+
+    (partition,) = [
+        p for p in botocore.loaders.create_loader().load_data("endpoints")["partitions"] if p["partition"] == "aws"
+    ]
+    return re.compile(partition["regionRegex"], re.ASCII)
+
+
+# Chromium lets a page have 64 KiB of keepalive request bodies in flight, and the worker keeps its copies within
+# 60,000 B (worker.js KEEPALIVE_BUDGET). A PutItem body escapes the events' JSON once more: up to twice the item.
+KEEPALIVE_SAFE_ENVELOPE_BYTES = 29_000
 
 
 class SettingsError(ValueError):
@@ -70,6 +92,16 @@ class Settings:
     @property
     def stack_prefix(self) -> str:
         return f"PutOnly-{self.env_name}"
+
+    def warnings(self) -> list[str]:
+        """Settings that are allowed but give up something the README promises."""
+        if self.envelope_max_bytes <= KEEPALIVE_SAFE_ENVELOPE_BYTES:
+            return []
+        return [
+            f"envelopeMaxBytes={self.envelope_max_bytes} (env {self.env_name}): above {KEEPALIVE_SAFE_ENVELOPE_BYTES}, "
+            "a full envelope's keepalive copy can exceed what Chromium carries after a page is gone (64 KiB), and "
+            "such an envelope then waits in the outbox for the visitor's return"
+        ]
 
     def tracker_limits(self) -> dict[str, int | str | bool]:
         """The limits the tracker enforces, the index shards it writes to and its privacy defaults (config.json)."""
@@ -146,14 +178,19 @@ def check_context_keys(keys: Iterable[str]) -> list[str]:
 
 
 def _fail(env: str, key: str, value: object, allowed: str) -> SettingsError:
-    return SettingsError(f"setting {key}={value!r} (env {env}) is not allowed: {allowed}")
+    shown = repr(value)
+    if len(shown) > 80:  # a value of thousands of digits, say
+        shown = f"{shown[:60]}... ({len(shown)} characters)"
+    return SettingsError(f"setting {key}={shown} (env {env}) is not allowed: {allowed}")
 
 
 def _int(env: str, key: str, value: object) -> int:
     low, high = _INT_RANGES[key]
     allowed = f"an integer from {low} to {high}"
-    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
-        value = int(value)  # values given with -c on the command line arrive as strings
+    # Values given with -c on the command line arrive as strings. ASCII digits only (Python's int() also takes
+    # other scripts' digits), and few enough that int() takes them (it refuses over 4,300).
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,18}", value.strip()):
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise _fail(env, key, value, allowed)
     return value
@@ -176,19 +213,27 @@ def _bool(env: str, key: str, value: object) -> bool:
 def _origins(env: str, key: str, value: object) -> tuple[str, ...]:
     if isinstance(value, str):  # -c corsOrigins=https://a.example,https://b.example
         value = [part.strip() for part in value.split(",") if part.strip()]
-    allowed = '"*" alone, or a non-empty list of origins like "https://www.example.com" (no path)'
+    allowed = (
+        '"*" alone, or a non-empty list of origins as browsers send them, like "https://www.example.com" '
+        "(lower case, no path, no default port)"
+    )
     if not isinstance(value, list) or not value or not all(isinstance(o, str) for o in value):
         raise _fail(env, key, value, allowed)
     if "*" in value and len(value) > 1:
         raise _fail(env, key, value, allowed)
     for origin in value:
-        if origin != "*" and not _ORIGIN.match(origin):
+        if origin == "*":
+            continue
+        match = _ORIGIN.match(origin)
+        # A browser never sends a default port, and CORS compares origins byte for byte.
+        port = int(match[4]) if match and match[4] else None
+        if not match or (port is not None and (not 0 < port < 65536 or port == _DEFAULT_PORTS[match[1]])):
             raise _fail(env, key, origin, allowed)
     return tuple(value)
 
 
 def _optional(env: str, key: str, value: object, pattern: re.Pattern[str], allowed: str) -> str | None:
-    if value is None or value == "":
+    if value is None or value in ("", "null"):  # -c domainName=null, as the message says
         return None
     if not isinstance(value, str) or not pattern.match(value):
         raise _fail(env, key, value, allowed)
@@ -212,6 +257,11 @@ def parse_settings(
     env = DEFAULT_ENV if env_name in (None, "") else env_name
     if not isinstance(env, str) or env not in environments:
         raise SettingsError(f"setting env={env!r} is not allowed: one of {', '.join(sorted(environments))}")
+    if not _ENV_NAME.match(env):
+        raise SettingsError(
+            f"environment name {env!r} in cdk.json is not allowed: a letter, then letters, digits and hyphens "
+            "(up to 41 characters; it goes into the stack names, PutOnly-<env>-Data)"
+        )
     raw = environments[env]
     if not isinstance(raw, Mapping):
         raise SettingsError(f"context putonly:environments.{env} must be an object of settings")
@@ -233,8 +283,10 @@ def parse_settings(
         raise SettingsError(f"setting {missing[0]} (env {env}) is missing from cdk.json")
 
     region = values["region"]
-    if not isinstance(region, str) or not _REGION.match(region):
-        raise _fail(env, "region", region, 'an AWS region name like "us-east-1"')
+    if not isinstance(region, str) or not _region_pattern().match(region):
+        raise _fail(
+            env, "region", region, 'an AWS region name like "us-east-1" (China and GovCloud regions are not supported)'
+        )
 
     domain = _optional(
         env, "domainName", values.get("domainName"), _HOSTNAME, 'null, or a host name like "t.example.com"'
@@ -262,7 +314,7 @@ def parse_settings(
             env,
             "maxEventBytes",
             ints["maxEventBytes"],
-            "at most half of envelopeMaxBytes, so an envelope holds two events",
+            "at most half of envelopeMaxBytes (an envelope is meant to hold several events)",
         )
     if ints["outboxMaxBytes"] < ints["envelopeMaxBytes"]:
         raise _fail(env, "outboxMaxBytes", ints["outboxMaxBytes"], "at least envelopeMaxBytes")

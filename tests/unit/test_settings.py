@@ -103,6 +103,17 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     ("cors-path", {"corsOrigins": ["https://a.example/path"]}, "corsOrigins='https://a.example/path'"),
     ("cors-star-mixed", {"corsOrigins": ["*", "https://a.example"]}, '"*" alone'),
     ("cors-scheme", {"corsOrigins": ["ftp://a.example"]}, "corsOrigins='ftp://a.example'"),
+    # Browsers send origins lower case and without a default port; CORS compares them byte for byte.
+    ("cors-default-port", {"corsOrigins": ["https://a.example:443"]}, "corsOrigins='https://a.example:443'"),
+    ("cors-http-port", {"corsOrigins": ["http://a.example:80"]}, "(lower case, no path, no default port)"),
+    ("cors-upper", {"corsOrigins": ["https://A.example"]}, "corsOrigins='https://A.example'"),
+    ("cors-port-range", {"corsOrigins": ["https://a.example:99999"]}, "corsOrigins='https://a.example:99999'"),
+    ("cors-dash", {"corsOrigins": ["https://-"]}, "corsOrigins='https://-'"),
+    ("region-nowhere", {"region": "zz-nowhere-9"}, "region='zz-nowhere-9'"),
+    ("region-gov", {"region": "us-gov-west-1"}, "(China and GovCloud regions are not supported)"),
+    ("region-china", {"region": "cn-north-1"}, "region='cn-north-1'"),
+    ("cap-digits", {"writeCapUnits": "9" * 5000}, "writeCapUnits='" + "9" * 59 + "... (5002 characters) (env dev)"),
+    ("cap-arabic-digits", {"writeCapUnits": "\u0665\u0660\u0660"}, "writeCapUnits='\u0665\u0660\u0660'"),
     (
         "removal",
         {"removalPolicy": "snapshot"},
@@ -142,6 +153,36 @@ def test_bad_values_name_key_value_and_what_is_allowed(override: dict[str, Any],
         parse_settings("dev", ENVIRONMENTS, override)
     assert message in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_an_environment_name_that_cannot_name_a_stack_is_refused_in_one_line() -> None:
+    environments = {"staging_eu": ENVIRONMENTS["dev"]}
+    with pytest.raises(SettingsError, match=r"^environment name 'staging_eu' in cdk.json is not allowed: a letter, "):
+        parse_settings("staging_eu", environments)
+    assert parse_settings("staging-eu", {"staging-eu": ENVIRONMENTS["dev"]}).stack_prefix == "PutOnly-staging-eu"
+
+
+def test_origins_as_browsers_send_them_pass() -> None:
+    origins = ["https://b.example:8443", "http://localhost:3000", "http://127.0.0.1:8000", "http://[::1]:8080"]
+    assert parse_settings("dev", ENVIRONMENTS, {"corsOrigins": origins}).cors_origins == tuple(origins)
+
+
+def test_null_given_on_the_command_line_unsets_an_optional_setting() -> None:
+    base = {"domainName": "t.example.com", "certificateArn": CERT_ARN, "alarmEmail": "ops@example.com"}
+    settings = parse_settings("dev", {"dev": {**ENVIRONMENTS["dev"], **base}}, dict.fromkeys(base, "null"))
+    assert (settings.domain_name, settings.certificate_arn, settings.alarm_email) == (None, None, None)
+
+
+def test_every_region_of_the_standard_partition_passes() -> None:
+    for region in ("us-east-1", "eu-central-2", "ap-southeast-7", "mx-central-1", "il-central-1"):
+        assert parse_settings("dev", ENVIRONMENTS, {"region": region}).region == region
+
+
+def test_envelopes_too_big_for_a_keepalive_copy_are_allowed_with_a_warning() -> None:
+    assert parse_settings("dev", ENVIRONMENTS).warnings() == []
+    assert parse_settings("dev", ENVIRONMENTS, {"envelopeMaxBytes": 29_000}).warnings() == []
+    (warning,) = parse_settings("dev", ENVIRONMENTS, {"envelopeMaxBytes": 100_000}).warnings()
+    assert warning.startswith("envelopeMaxBytes=100000 (env dev): above 29000, a full envelope's keepalive copy")
 
 
 def test_unknown_environment_lists_the_defined_ones() -> None:
