@@ -51,7 +51,9 @@ class DataStack(Stack):
         if monitoring.topic:
             CfnOutput(self, "AlarmTopicArn", value=monitoring.topic.topic_arn, description="Alarm notices go here")
         if settings.analytics_export:
-            export = AnalyticsExport(self, "AnalyticsExport", destroy_on_removal=settings.destroy_on_removal)
+            export = AnalyticsExport(
+                self, "AnalyticsExport", env_name=settings.env_name, destroy_on_removal=settings.destroy_on_removal
+            )
             CfnOutput(
                 self, "ExportBucket", value=export.bucket.bucket_name, description="Point-in-time exports land here"
             )

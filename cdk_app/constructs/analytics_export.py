@@ -67,10 +67,15 @@ def _attribute(kind: str) -> str:
     return f"struct<{kind}:string>"
 
 
+def database_name(env_name: str) -> str:
+    """The Glue database of environment ``env_name``: putonly_dev for dev."""
+    return "putonly_" + env_name.lower().replace("-", "_")
+
+
 class AnalyticsExport(Construct):
     """Exposes ``bucket``, ``database_name``, ``table_name`` (Glue) and ``workgroup_name`` (Athena)."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, destroy_on_removal: bool) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, env_name: str, destroy_on_removal: bool) -> None:
         super().__init__(scope, construct_id)
         self.bucket = private_bucket(
             self,
@@ -86,7 +91,9 @@ class AnalyticsExport(Construct):
             "the table, so per-object access logs would add cost without a new audit trail.",
         )
         account = Stack.of(self).account
-        self.database_name = "putonly"
+        # One per environment: a Glue database name is unique in its account and region, and dev and prod may share
+        # both. Glue names take lower-case letters, digits and underscores.
+        self.database_name = database_name(env_name)
         database = glue.CfnDatabase(
             self,
             "Database",

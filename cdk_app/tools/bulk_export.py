@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--table", required=True, help="events table (TableName output)")
     p.add_argument("--bucket", required=True, help="export bucket (ExportBucket output)")
     p.add_argument("--prefix", default="exports", help="key prefix in the bucket (default: exports)")
-    p.add_argument("--database", default="putonly", help="Glue database (GlueDatabase output; default putonly)")
+    p.add_argument("--database", required=True, help="Glue database (GlueDatabase output, putonly_<env>)")
     p.add_argument("--glue-table", default="envelopes", help="Glue table to point at the export (default envelopes)")
     p.add_argument("--timeout", type=float, default=6 * 3600, help="give up waiting after N seconds (default 6 h)")
     p.add_argument("--poll-seconds", type=float, default=30, help="seconds between status checks (default 30)")

@@ -33,14 +33,15 @@ def test_export_lands_in_s3_and_glue_reads_it(
     s3.create_bucket(Bucket="putonly-exports")
 
     command = [sys.executable, "-m", "cdk_app.tools.bulk_export"]
-    command += ["--table", aws.table_name, "--bucket", "putonly-exports"]
+    command += ["--table", aws.table_name, "--bucket", "putonly-exports", "--database", "putonly_prod"]
     command += ["--endpoint-url", aws.endpoint, "--poll-seconds", "0.2", "--timeout", "60"]
     result = subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     location = result.stdout.strip()
     assert location.startswith("s3://putonly-exports/exports/AWSDynamoDB/") and location.endswith("/data/")
     assert (
-        glue.get_table(DatabaseName="putonly", Name="envelopes")["Table"]["StorageDescriptor"]["Location"] == location
+        glue.get_table(DatabaseName="putonly_prod", Name="envelopes")["Table"]["StorageDescriptor"]["Location"]
+        == location
     )
 
     key_prefix = location.removeprefix("s3://putonly-exports/")
@@ -64,7 +65,7 @@ def test_export_lands_in_s3_and_glue_reads_it(
 
 def test_bad_bucket_is_one_line(aws: LocalAws) -> None:
     command = [sys.executable, "-m", "cdk_app.tools.bulk_export"]
-    command += ["--table", aws.table_name, "--bucket", "no-such-bucket"]
+    command += ["--table", aws.table_name, "--bucket", "no-such-bucket", "--database", "putonly_prod"]
     command += ["--endpoint-url", aws.endpoint, "--poll-seconds", "0.2", "--timeout", "30"]
     result = subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 1
@@ -74,7 +75,8 @@ def test_bad_bucket_is_one_line(aws: LocalAws) -> None:
 
 def bulk_export(aws: LocalAws, *args: str) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "cdk_app.tools.bulk_export", "--endpoint-url", aws.endpoint]
-    command += ["--table", aws.table_name, "--bucket", "putonly-exports", "--poll-seconds", "0.2", *args]
+    command += ["--table", aws.table_name, "--bucket", "putonly-exports", "--database", "putonly_prod"]
+    command += ["--poll-seconds", "0.2", *args]
     return subprocess.run(command, cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=60, check=False)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from cdk_app import envelope
-from cdk_app.constructs.analytics_export import EVENTS_VIEW
+from cdk_app.constructs.analytics_export import EVENTS_VIEW, database_name
 from tests.helpers import MALFORMED, Deployment, envelope_item, one, resources
 
 
@@ -23,6 +23,15 @@ def test_only_when_the_setting_asks(dev: Deployment, prod: Deployment) -> None:
     assert resources(dev.data, "AWS::Glue::Table") == []
     assert len(resources(prod.data, "AWS::S3::Bucket")) == 1
     assert {"ExportBucket", "GlueDatabase", "AthenaWorkGroup"} <= set(prod.data["Outputs"])
+
+
+def test_each_environment_has_its_own_glue_database(prod: Deployment) -> None:
+    """A Glue database name is unique in its account and region: dev and prod with one name could not both deploy."""
+    assert _props(prod.data, "AWS::Glue::Database")["DatabaseInput"]["Name"] == "putonly_prod"
+    assert prod.data["Outputs"]["GlueDatabase"]["Value"] == "putonly_prod"
+    assert _props(prod.data, "AWS::Glue::Table")["DatabaseName"] == "putonly_prod"
+    assert _props(prod.data, "AWS::Athena::NamedQuery")["Database"] == "putonly_prod"
+    assert {database_name("dev"), database_name("Staging-EU")} == {"putonly_dev", "putonly_staging_eu"}
 
 
 def test_export_bucket_is_private_encrypted_and_tls_only(prod: Deployment) -> None:
