@@ -54,3 +54,9 @@ class SiteStack(Stack):
         CfnOutput(self, "LoaderUrl", value=site.loader_url, description="The tracker script pages include")
         CfnOutput(self, "Region", value=settings.region, description="Region of the table and identity pool")
         CfnOutput(self, "Snippet", value=site.snippet, description="Paste into every page")
+        CfnOutput(
+            self,
+            "DistributionDomainName",
+            value=site.distribution.distribution_domain_name,
+            description="CloudFront's own host name: with domainName, point a DNS CNAME (or alias) for it here",
+        )

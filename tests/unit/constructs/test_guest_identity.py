@@ -24,18 +24,20 @@ def _role_ids(template: dict[str, Any]) -> dict[str, str]:
     return {kind: ref["Fn::GetAtt"][0] for kind, ref in attachment["Roles"].items()}
 
 
-def _trust_amr(role: dict[str, Any]) -> str:
+def _trust_amr(role: dict[str, Any], pool_id: str) -> str:
+    """The kind of identity ``role`` trusts, once it is checked to trust only identities of the pool ``pool_id``."""
     (statement,) = role["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
     assert statement["Principal"] == {"Federated": "cognito-identity.amazonaws.com"}
-    assert "cognito-identity.amazonaws.com:aud" in statement["Condition"]["StringEquals"]
+    assert statement["Condition"]["StringEquals"] == {"cognito-identity.amazonaws.com:aud": {"Ref": pool_id}}
     return str(statement["Condition"]["ForAnyValue:StringLike"]["cognito-identity.amazonaws.com:amr"])
 
 
 def test_roles_trust_only_this_pool_for_their_kind(dev: Deployment) -> None:
     ids = _role_ids(dev.identity)
-    assert _trust_amr(dev.identity["Resources"][ids["unauthenticated"]]) == "unauthenticated"
-    assert _trust_amr(dev.identity["Resources"][ids["authenticated"]]) == "authenticated"
+    pool_id = next(k for k, v in dev.identity["Resources"].items() if v["Type"] == "AWS::Cognito::IdentityPool")
+    assert _trust_amr(dev.identity["Resources"][ids["unauthenticated"]], pool_id) == "unauthenticated"
+    assert _trust_amr(dev.identity["Resources"][ids["authenticated"]], pool_id) == "authenticated"
 
 
 def _guest_statements(template: dict[str, Any]) -> list[dict[str, Any]]:

@@ -149,6 +149,12 @@ def test_custom_domain_uses_its_certificate_and_modern_tls(with_domain: Deployme
         "SslSupportMethod": "sni-only",
     }
     assert with_domain.site["Outputs"]["LoaderUrl"]["Value"] == "https://t.example.com/v1/putonly.js"
+    # Nothing routes t.example.com to CloudFront by itself: the output names where its DNS record points.
+    (distribution_id,) = [
+        k for k, v in with_domain.site["Resources"].items() if v["Type"] == "AWS::CloudFront::Distribution"
+    ]
+    target = {"Fn::GetAtt": [distribution_id, "DomainName"]}
+    assert with_domain.site["Outputs"]["DistributionDomainName"]["Value"] == target
     assert "ViewerCertificate" not in one(dev.site, "AWS::CloudFront::Distribution")["Properties"]["DistributionConfig"]
 
 
