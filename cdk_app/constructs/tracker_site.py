@@ -194,8 +194,9 @@ class TrackerSite(Construct):
             dist,
             "AwsSolutions-CFR2",
             "Serves the loader, the worker, config.json and their source maps: small, static, public, cacheable "
-            "files with no write path behind them; Shield Standard "
-            "covers volumetric abuse and the events table has its own write cap, so WAF would only add cost.",
+            "files with no write path behind them, and the events table has its own write cap. A trade-off: Shield "
+            "Standard does not stop an HTTP request flood that CloudFront serves from cache and bills per request; "
+            "the README prices WAF rate-based rules for owners who want them.",
         )
         acknowledge(
             dist,

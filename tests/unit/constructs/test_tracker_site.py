@@ -39,7 +39,8 @@ def test_a_destroyed_stack_empties_its_versioned_bucket_first(dev: Deployment, p
     (emptier,) = resources(dev.site, "Custom::S3AutoDeleteObjects")
     assert emptier["Properties"]["BucketName"] == {"Ref": bucket_id}
     assert dev.site["Resources"][bucket_id]["DeletionPolicy"] == "Delete"
-    # The bucket policy lets only the emptying function's role list and delete, nothing else.
+    # The bucket policy lets the emptying function's role only read the bucket's settings, list and delete its
+    # objects, and put the bucket policy (CDK's function denies new writes while it empties the bucket).
     statements = one(dev.site, "AWS::S3::BucketPolicy")["Properties"]["PolicyDocument"]["Statement"]
     (emptying,) = [s for s in statements if s["Effect"] == "Allow" and "AWS" in s["Principal"]]
     assert "CustomS3AutoDeleteObjectsCustomResourceProviderRole" in json.dumps(emptying["Principal"])
