@@ -10,7 +10,6 @@ import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
-from functools import cache
 from typing import Any
 
 DEFAULT_ENV = "dev"
@@ -39,16 +38,11 @@ MAX_ENVELOPE_EVENTS = 10_000
 _CONSENT = ("granted", "denied")
 
 
-@cache
-def _region_pattern() -> re.Pattern[str]:
-    """The standard AWS partition's region names, from botocore's endpoint data (China and GovCloud lack parts of
-    the Site stack: synth fails there with CloudFormation errors)."""
-    import botocore.loaders
-
-    (partition,) = [
-        p for p in botocore.loaders.create_loader().load_data("endpoints")["partitions"] if p["partition"] == "aws"
-    ]
-    return re.compile(partition["regionRegex"], re.ASCII)
+# The standard AWS partition's region names: botocore's regionRegex for the "aws" partition (the settings test
+# proves the two equal; a pure module imports no SDK). China and GovCloud lack parts of the Site stack, and synth
+# fails there with CloudFormation errors.
+AWS_REGION_REGEX = r"^(us|eu|ap|sa|ca|me|af|il|mx)\-\w+\-\d+$"
+_REGION = re.compile(AWS_REGION_REGEX, re.ASCII)
 
 
 # Chromium lets a page have 64 KiB of keepalive request bodies in flight, and the worker keeps its copies within
@@ -283,7 +277,7 @@ def parse_settings(
         raise SettingsError(f"setting {missing[0]} (env {env}) is missing from cdk.json")
 
     region = values["region"]
-    if not isinstance(region, str) or not _region_pattern().match(region):
+    if not isinstance(region, str) or not _REGION.match(region):
         raise _fail(
             env, "region", region, 'an AWS region name like "us-east-1" (China and GovCloud regions are not supported)'
         )

@@ -8,10 +8,12 @@ import subprocess
 import sys
 from typing import Any
 
+import botocore.loaders
+import botocore.session
 import pytest
 
 from cdk_app.envelope import EVENTS_MAX, INDEX_SHARDS_MAX
-from cdk_app.settings import MAX_ENVELOPE_EVENTS, SettingsError, check_context_keys, parse_settings
+from cdk_app.settings import AWS_REGION_REGEX, MAX_ENVELOPE_EVENTS, SettingsError, check_context_keys, parse_settings
 from tests.helpers import CERT_ARN, ROOT, cdk_context
 
 ENVIRONMENTS = cdk_context()["putonly:environments"]
@@ -171,6 +173,14 @@ def test_null_given_on_the_command_line_unsets_an_optional_setting() -> None:
     base = {"domainName": "t.example.com", "certificateArn": CERT_ARN, "alarmEmail": "ops@example.com"}
     settings = parse_settings("dev", {"dev": {**ENVIRONMENTS["dev"], **base}}, dict.fromkeys(base, "null"))
     assert (settings.domain_name, settings.certificate_arn, settings.alarm_email) == (None, None, None)
+
+
+def test_regions_are_those_botocore_knows_for_the_standard_partition() -> None:
+    partitions = botocore.loaders.create_loader().load_data("endpoints")["partitions"]
+    (aws,) = [p for p in partitions if p["partition"] == "aws"]
+    assert aws["regionRegex"] == AWS_REGION_REGEX
+    for region in botocore.session.get_session().get_available_regions("cognito-identity"):
+        assert parse_settings("dev", ENVIRONMENTS, {"region": region}).region == region
 
 
 def test_every_region_of_the_standard_partition_passes() -> None:
