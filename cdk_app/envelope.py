@@ -15,6 +15,7 @@ TOPIC = "topic"
 # What a topic may be (the tracker's validate.js refuses any other): no "#", so the index key is unambiguous.
 TOPIC_PATTERN = r"[a-z][a-z0-9_.-]{0,63}"
 SUBJECT = "subject"  # absent when the events have none
+SUBJECT_MAX = 256  # characters (UTF-16 code units in the tracker: validate.js SUBJECT_MAX)
 EVENTS = "events"  # compact JSON: [[event id, ms after first_ts, data], ...]
 COUNT = "count"
 FIRST_TS = "first_ts"  # ms since the epoch

@@ -177,6 +177,11 @@ MALFORMED = [
     (envelope_item(topic=None), "topic is missing, not a string"),
     (envelope_item(topic={"N": "5"}), "topic is of type N, not a string"),
     (envelope_item(subject={"SS": ["a", "b"]}), "subject is of type SS, not a string"),
+    # a topic or subject the tracker refuses: every row repeats them (130 KB each made 10,000 rows 2.6 GB)
+    (envelope_item(topic={"S": "t" * 130_000}), "topic 'tttttttttttttttttttttttttttttttttttttttt...' is not one"),
+    (envelope_item(topic={"S": "Song_player"}), "topic 'Song_player' is not one the tracker writes"),
+    (envelope_item(subject={"S": "s" * 257}), "(257 characters) is not one the tracker writes (at most 256"),
+    (envelope_item(subject={"S": "a\x1b[2Jb"}), "(6 characters) is not one the tracker writes"),
     (envelope_item(v={"N": "2"}), "schema version 2 is not 1"),
     (envelope_item(v=None), "v is missing, not a number"),
     (envelope_item(count={"N": "2", "S": "2"}), "count is malformed, not a number"),

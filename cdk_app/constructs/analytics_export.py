@@ -24,8 +24,9 @@ ENVELOPES_TABLE = "envelopes"
 # Guests write the envelopes, so nothing here may fail on one of them (one error would fail every query over
 # the view): TRY/TRY_CAST turn what does not parse into NULL, and an envelope the export would reject (events
 # not a JSON list of [string id, integer dt, data], count not the number of events, first_ts not an integer,
-# another schema version) yields no rows. Integers are checked by pattern before TRY_CAST, which engines
-# differ on for text like '1.5'. tests/unit/constructs/test_analytics_export.py runs it on those shapes in DuckDB.
+# another schema version, a topic or subject the tracker refuses, which every row would repeat) yields no rows.
+# Integers are checked by pattern before TRY_CAST, which engines differ on for text like '1.5'.
+# tests/unit/constructs/test_analytics_export.py runs it on those shapes in DuckDB.
 EVENTS_VIEW = """CREATE OR REPLACE VIEW events AS
 WITH envelope AS (
   SELECT
@@ -46,7 +47,8 @@ event AS (
     json_format(json_extract(e, '$[1]')) AS dt_json
   FROM envelope
   CROSS JOIN UNNEST(events) AS t(e)
-  WHERE topic IS NOT NULL AND first_ts IS NOT NULL AND event_count = cardinality(events)
+  WHERE regexp_like(topic, '^<TOPIC_PATTERN>$') AND first_ts IS NOT NULL AND event_count = cardinality(events)
+    AND (subject IS NULL OR (length(subject) <= <SUBJECT_MAX> AND NOT regexp_like(subject, '[\x00-\x1f\x7f]')))
 )
 SELECT
   json_extract_scalar(e, '$[0]') AS event_id,
@@ -60,7 +62,9 @@ FROM event
 WHERE json_array_length(e) = 3
   AND regexp_like(id_json, '^".+"$')
   AND regexp_like(dt_json, '^-?[0-9]{1,15}$')
-  AND first_ts + TRY_CAST(dt_json AS bigint) BETWEEN 0 AND 253402300799999"""
+  AND first_ts + TRY_CAST(dt_json AS bigint) BETWEEN 0 AND 253402300799999""".replace(
+    "<TOPIC_PATTERN>", envelope.TOPIC_PATTERN
+).replace("<SUBJECT_MAX>", str(envelope.SUBJECT_MAX))
 
 
 def _attribute(kind: str) -> str:

@@ -14,7 +14,7 @@ import base64
 import json
 import math
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -32,6 +32,11 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 # Lines keeps them exactly, as escapes; a CSV cell shows U+FFFD (the tracker refuses C0 controls and DEL in a
 # subject, and its ids are base64url, so only an odd honest subject loses a character there).
 _ACTIVE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+_TOPIC = re.compile(envelope.TOPIC_PATTERN)
+_CONTROL = re.compile("[\x00-\x1f\x7f]")  # the tracker refuses them in a subject (validate.js checkSubject)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Rejected(ValueError):
@@ -102,8 +107,16 @@ def event_rows(item: dict[str, Any], *, topic: str | None = None, subject: str |
     """
     identity = _string(item, envelope.PARTITION_KEY)
     sk = _string(item, envelope.SORT_KEY)
-    item_topic = _string(item, envelope.TOPIC)
+    item_topic = _string(item, envelope.TOPIC) or ""
     item_subject = _string(item, envelope.SUBJECT, required=False) or ""
+    # Each row repeats them: a forged topic or subject of 100 KB would make every one of 10,000 rows that big.
+    if not _TOPIC.fullmatch(item_topic):
+        raise Rejected(f"topic {_short(item_topic)} is not one the tracker writes")
+    if len(item_subject) > envelope.SUBJECT_MAX or _CONTROL.search(item_subject):
+        raise Rejected(
+            f"subject {_short(item_subject)} ({len(item_subject)} characters) is not one the tracker writes"
+            f" (at most {envelope.SUBJECT_MAX}, no control characters)"
+        )
     if topic is not None and (item_topic, item_subject) != (topic, subject or ""):
         raise Rejected(
             f"topic/subject {_short(item_topic or '')}/{_short(item_subject)} disagree with the index key it was "
@@ -130,7 +143,8 @@ def event_rows(item: dict[str, Any], *, topic: str | None = None, subject: str |
         rows.append(
             {
                 "event_id": event_id,
-                "time": datetime.fromtimestamp(ts / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+                # From whole milliseconds: ts / 1000 as a float loses the last one after the year 2242.
+                "time": (_EPOCH + timedelta(milliseconds=ts)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
                 "ts_ms": ts,
                 "topic": item_topic,
                 "subject": item_subject,

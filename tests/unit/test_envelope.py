@@ -26,7 +26,7 @@ IDENTITIES = [f"{region}:{uuid.UUID(int=n * 0x9E3779B97F4A7C15 % 2**128)}" for n
 # (with indexShards=SHARDS); and the shard of each identity for every allowed indexShards.
 TO_ITEM = """
 import { indexShard, seal, toItem } from './src/envelope.js';
-import { TOPIC_PATTERN } from './src/validate.js';
+import { SUBJECT_MAX, TOPIC_PATTERN } from './src/validate.js';
 const limits = { envelopeMaxBytes: 16384, envelopeMaxEvents: 500, maxDelaySeconds: 30, retentionDays: 30 };
 const event = (subject) => ({
   id: 'EVENT00000000001', ts: 1700000000000, topic: 'song_player', subject, json: '{"i":1}', bytes: 7,
@@ -36,7 +36,7 @@ const bare = seal([event('')], { ...limits, retentionDays: 0 }, 'ENVELOPE0000000
 const [identity, shards, identities, most] = JSON.parse(process.argv[1]);
 const sharded = identities.map((id) => Array.from({ length: most }, (_, n) => indexShard(id, n + 1)));
 const items = { full: toItem(full, identity, shards), bare: toItem(bare, identity, shards) };
-console.log(JSON.stringify({ ...items, sharded, topic: TOPIC_PATTERN.source }));
+console.log(JSON.stringify({ ...items, sharded, topic: TOPIC_PATTERN.source, subjectMax: SUBJECT_MAX }));
 """
 
 
@@ -87,6 +87,8 @@ def test_the_tracker_keys_the_table_and_the_index_by_these_names(tracker_items: 
 def test_the_tracker_and_the_readers_accept_the_same_topics(tracker_items: dict[str, Any]) -> None:
     """putonly-export refuses a --topic the tracker would refuse (such a topic could only match a forged item)."""
     assert tracker_items["topic"] == f"^{envelope.TOPIC_PATTERN}$"
+    # and the same subjects' lengths: the export rejects items whose subject the tracker could not have written
+    assert tracker_items["subjectMax"] == envelope.SUBJECT_MAX
 
 
 def test_the_tracker_and_the_readers_agree_on_every_visitors_shard(tracker_items: dict[str, Any]) -> None:

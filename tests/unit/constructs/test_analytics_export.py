@@ -136,4 +136,4 @@ def test_malformed_envelopes_yield_no_rows_and_fail_no_query() -> None:
     assert len(blind) == len(VIEW_CANNOT_SEE)
     rows = _view_rows([good, *(item for item, _ in malformed)])
     assert {r[5] for r in rows} - blind == {good["sk"]["S"]}, "only the honest envelope, of all the others"
-    assert len(malformed) - len(blind) == 34, "the malformed shapes the view is shown to drop"
+    assert len(malformed) - len(blind) == 38, "the malformed shapes the view is shown to drop"

@@ -24,6 +24,17 @@ def test_an_envelope_becomes_one_row_per_event() -> None:
     assert event_rows(envelope_item(), topic="song_player", subject="song-1") == rows
 
 
+def test_every_subject_and_time_the_tracker_can_write_comes_out_exactly() -> None:
+    """The longest subject (256 UTF-16 units, emoji among them: fewer characters to Python), and a time past 2242,
+    where ts / 1000 as a float had lost the last millisecond (and --since dropped the event on its bound)."""
+    subject = "\U0001f600" * 100 + "s" * 56
+    far = 10_413_792_000_123  # 2300-01-01T00:00:00.123Z
+    (row,) = event_rows(
+        envelope_with_events('[["e1", 0, 1]]') | {"subject": {"S": subject}, "first_ts": {"N": str(far)}}
+    )
+    assert (row["subject"], row["ts_ms"], row["time"]) == (subject, far, "2300-01-01T00:00:00.123Z")
+
+
 @pytest.mark.parametrize(("bad", "reason"), MALFORMED, ids=[r for _, r in MALFORMED])
 def test_a_malformed_item_is_rejected_with_its_reason(bad: dict[str, Any], reason: str) -> None:
     with pytest.raises(Rejected) as rejected:
