@@ -477,6 +477,7 @@ def run(args: argparse.Namespace) -> int:
                 checkpoint.save()
 
     whole = False
+    failure: ToolError | None = None
     try:
         with ThreadPoolExecutor(max_workers=len(segments)) as pool:
             futures = [pool.submit(export_segment, s) for s in segments]
@@ -488,13 +489,28 @@ def run(args: argparse.Namespace) -> int:
                 raise
         whole = True
     except (ClientError, BotoCoreError) as err:
-        raise ToolError(describe_error(err, args.table, client) + _resume_hint(args)) from None
+        failure = ToolError(describe_error(err, args.table, client) + _resume_hint(args))
+    except OSError as err:  # a full disk, a file grown past its limit (a closed pipe is main()'s)
+        if isinstance(err, BrokenPipeError):
+            raise
+        failure = _write_failure(err, args)
     finally:
         progress.close()
-        if out is not sys.stdout:
-            out.close()
-        rejects.close(checkpoint.rejected, whole=whole)
+        # Each file is closed (a close flushes, and may fail too), and the temporary ones put in place or dropped,
+        # whatever failed before.
+        try:
+            if out is not sys.stdout:
+                out.close()
+        except OSError as err:
+            whole, failure = False, failure or _write_failure(err, args)
+        try:
+            rejects.close(checkpoint.rejected, whole=whole)
+        except OSError as err:
+            whole, failure = False, failure or _write_failure(err, args)
+            finish(rejects.partial, rejects.path, whole=False)
         finish(partial, args.output, whole=whole)
+    if failure:
+        raise failure
     if args.checkpoint:
         args.checkpoint.unlink(missing_ok=True)
     if not args.quiet:
@@ -538,6 +554,11 @@ def rejects_path(args: argparse.Namespace) -> Path | None:
     if args.rejects is not None:
         return Path(args.rejects)
     return args.output.with_name(args.output.name + ".rejects.jsonl") if args.output else None
+
+
+def _write_failure(err: OSError, args: argparse.Namespace) -> ToolError:
+    files = " and ".join(str(p) for p in (args.output, rejects_path(args)) if p) or "stdout"
+    return ToolError(f"cannot write {files}: {err.strerror or err}" + _resume_hint(args))
 
 
 def _resume_hint(args: argparse.Namespace) -> str:

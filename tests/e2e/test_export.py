@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import os
+import resource
 import signal
 import stat
 import subprocess
@@ -253,6 +254,30 @@ def test_a_failed_export_leaves_the_file_it_would_have_replaced(
     assert export_module.main([*argv, "--output", str(out), "--quiet"]) == 0
     assert [r["event_id"] for r in jsonl(out.read_text())] == sorted(resume_visitor)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["visitor.jsonl"]
+
+
+@pytest.mark.parametrize("limit", [20_000, 100], ids=["mid-export", "first-write"])
+def test_a_full_disk_is_one_line_and_leaves_the_files_from_before(
+    aws: LocalAws, resume_visitor: set[str], tmp_path: Path, limit: int
+) -> None:
+    """Before: a traceback (an OSError, chained through the closing of the files), and the .partial files left."""
+    out = tmp_path / "visitor.jsonl"
+    out.write_text("the last good export\n")
+
+    def full_disk() -> None:  # in the export's process: files cannot grow past ``limit`` bytes (EFBIG, as ENOSPC)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+
+    command = [sys.executable, "-m", "cdk_app.tools.export", "--table", aws.table_name, "--endpoint-url", aws.endpoint]
+    command += ["--identity", "us-east-1:resume-visitor", "--output", str(out), "--quiet"]
+    # No bytecode written: under the limit it would be cut short, and break every later import of the module.
+    env = {**ENV, "PYTHONDONTWRITEBYTECODE": "1"}
+    result = subprocess.run(
+        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False, preexec_fn=full_disk
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == f"putonly-export: cannot write {out} and {out}.rejects.jsonl: File too large\n"
+    assert out.read_text() == "the last good export\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["visitor.jsonl"], "no temporary file left behind"
 
 
 @pytest.fixture(scope="module")
