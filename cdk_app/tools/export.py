@@ -11,12 +11,15 @@ from __future__ import annotations
 import argparse
 import csv
 import heapq
+import itertools
 import json
 import os
+import random
 import re
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -52,6 +55,7 @@ INDEX_READERS = 10
 # BatchGetItem): forged items of up to 400 KB and EVENTS_MAX events each stay a bounded amount of memory.
 ITEMS_AT_ONCE = 25
 INDEX_PAGE_MAX = 100  # BatchGetItem's most keys
+UNPROCESSED_BACKOFF_MAX = 2.0  # seconds, the longest wait before asking again for keys BatchGetItem handed back
 
 
 # The times a row can have (rows.py: 1970 to 9999); a bound outside them is a mistake, and would not sort as
@@ -378,8 +382,15 @@ class Exporter:
         order = list(dict.fromkeys(map(_key, keys_only)))
         keys = [{envelope.PARTITION_KEY: {"S": pk}, envelope.SORT_KEY: {"S": sk}} for pk, sk in order]
         found: dict[tuple[str, str], dict[str, Any]] = {}
-        pending: dict[str, Any] = {self.table: {"Keys": keys}} if keys else {}  # at most INDEX_PAGE_MAX
-        while pending:
+        # Strongly consistent: the index is updated after the table, so an entry names a written item, and an
+        # eventually consistent read could miss it (an entry with no item is taken as deleted) or find an older
+        # copy with fewer events.
+        pending: dict[str, Any] = {self.table: {"Keys": keys, "ConsistentRead": True}} if keys else {}
+        for attempt in itertools.count():
+            if not pending:
+                break
+            if attempt:  # throttled: DynamoDB handed some keys back; ask again after a jittered backoff
+                time.sleep(random.uniform(0, min(UNPROCESSED_BACKOFF_MAX, 0.05 * 2**attempt)))  # noqa: S311 (jitter)
             reply = self.client.batch_get_item(RequestItems=pending)
             for item in reply["Responses"].get(self.table, []):
                 found[_key(item)] = item
