@@ -89,10 +89,21 @@ def parse_time(value: str, *, flag: str, end: bool = False) -> str:
 _PRECISION = re.compile(r"\d{4}-?\d{2}-?\d{2}(?:[T ](\d{2})(?::?(\d{2})(?::?(\d{2})(?:[.,](\d+))?)?)?)?(?:Z|[+-].+)?")
 
 
+# A week date (2026-W48, 2026-W48-7 for its Sunday), which fromisoformat reads as its Monday, or that day.
+_WEEK = re.compile(r"\d{4}-?W\d{2}(-?\d)?")
+
+
 def _span(value: str) -> timedelta:
-    """How much time ``value`` names: a day for a date alone, a minute for 10:00, a millisecond for 10:00:00.000."""
-    match = _PRECISION.fullmatch(value.strip())
-    if not match:  # another ISO form (a week date, say): as it reads
+    """How much time ``value`` names: a day for a date alone, a minute for 10:00, a millisecond for 10:00:00.000;
+    a week for 2026-W48."""
+    text = value.strip()
+    week = _WEEK.match(text)
+    if week:
+        if not week[1]:
+            return timedelta(weeks=1)
+        text = "2000-01-01" + text[week.end() :]  # one day of it: as precise as a date with what follows
+    match = _PRECISION.fullmatch(text)
+    if not match:  # another form fromisoformat reads: as it reads
         return timedelta(milliseconds=1)
     hour, minute, second, fraction = match.groups()
     if fraction:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from cdk_app.tools.export import REQUIRED_ACTIONS, Checkpoint, Exporter
+from cdk_app.tools.export import REQUIRED_ACTIONS, Checkpoint, Exporter, parse_time
 from cdk_app.tools.session import ToolError
 from tests.helpers import ROOT, Deployment, managed_policy
 
@@ -99,3 +99,22 @@ def test_index_entries_keep_their_order_whatever_the_items_now_hold() -> None:
     # Strongly consistent reads, the keys handed back asked for again: an index entry names an item already written,
     # which an eventually consistent read could miss (and then the export took it as deleted).
     assert [(r["ConsistentRead"], len(r["Keys"])) for r in table.requests] == [(True, 3), (True, 1)]
+
+
+@pytest.mark.parametrize(
+    ("until", "last"),
+    [
+        ("2026-11-30", "2026-11-30T23:59:59.999Z"),
+        ("20261130", "2026-11-30T23:59:59.999Z"),
+        ("2026-11-30T10:00", "2026-11-30T10:00:59.999Z"),
+        ("2026-11-30T10:00:00.5", "2026-11-30T10:00:00.599Z"),
+        # Week dates: fromisoformat reads them as their Monday (or the day named), which was the only millisecond
+        # --until reached, so "--until 2026-W48-7" lost that Sunday.
+        ("2026-W48", "2026-11-29T23:59:59.999Z"),
+        ("2026W48", "2026-11-29T23:59:59.999Z"),
+        ("2026-W48-7", "2026-11-29T23:59:59.999Z"),
+        ("2026-W48-1T12", "2026-11-23T12:59:59.999Z"),
+    ],
+)
+def test_until_reaches_the_last_millisecond_of_what_it_names(until: str, last: str) -> None:
+    assert parse_time(until, flag="--until", end=True) == last
