@@ -55,6 +55,8 @@ INDEX_READERS = 10
 # BatchGetItem): forged items of up to 400 KB and EVENTS_MAX events each stay a bounded amount of memory.
 ITEMS_AT_ONCE = 25
 INDEX_PAGE_MAX = 100  # BatchGetItem's most keys
+# Items at one place in the index order a checkpoint remembers (honest envelopes each have their own place).
+PLACE_KEYS_SAVED = 1_000
 UNPROCESSED_BACKOFF_MAX = 2.0  # seconds, the longest wait before asking again for keys BatchGetItem handed back
 
 
@@ -326,7 +328,11 @@ class Exporter:
         visitor). A page's resume position is its last entry: a rerun asks each shard from that time on and
         skips what does not come after it.
         """
-        after = tuple(start) if start else None
+        # The resume position: a place in the order, and the items already written at it (a guest can give many
+        # of its items one place: the same gsi1sk under its pk). A checkpoint of an earlier version has no list:
+        # everything at its place counts as written, as it then did.
+        after = tuple(start[:2]) if start else None
+        written_there = {tuple(k) for k in start[2]} if start and len(start) > 2 else None
         condition, values = self.key_range(envelope.GSI_SORT_KEY)
         if after:  # a key condition has one bound below: the later of --since and the resume position
             values[":since"] = {"S": max(values.get(":since", {}).get("S", ""), after[0])}
@@ -352,11 +358,11 @@ class Exporter:
             # An item re-put under another shard while the shards are read (a guest doing so on purpose, or an
             # envelope sent again after indexShards changed) can be found in both. Its two entries have the same
             # place in the order (gsi1sk is its sk): the second is skipped, in this page or the next.
-            place: tuple[str, str] | None = None
-            keys_here: set[tuple[str, str]] = set()
+            place: tuple[str, str] | None = after
+            keys_here: set[tuple[str, str]] = set(written_there or ())
             for entry in heapq.merge(*shards, key=_index_order):
                 order = _index_order(entry)
-                if after and order <= after:
+                if after and (order < after or (order == after and written_there is None)):
                     continue
                 if order != place:
                     place, keys_here = order, set()
@@ -365,7 +371,9 @@ class Exporter:
                 keys_here.add(_key(entry))
                 batch.append(entry)
                 if len(batch) == min(self.args.page_size, INDEX_PAGE_MAX):
-                    yield self.full_items(batch), list(_index_order(entry))
+                    # At most PLACE_KEYS_SAVED keys: past them, a resume writes a guest's items at that place again.
+                    saved = sorted(keys_here)[:PLACE_KEYS_SAVED]
+                    yield self.full_items(batch), [*order, [list(k) for k in saved]]
                     batch = []
             yield self.full_items(batch), None
         finally:

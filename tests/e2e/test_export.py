@@ -395,6 +395,46 @@ def test_resume_across_index_shards(aws: LocalAws, moto: MotoServer, tmp_path: P
     assert not checkpoint.exists()
 
 
+def test_a_resume_inside_a_run_of_items_at_one_place_loses_none(
+    aws: LocalAws, moto: MotoServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A guest can give many of its items one place in the index order (the same gsi1sk under its pk). Before: the
+    checkpoint kept only the place, and a rerun took every item at it as written: those after the interruption
+    were neither exported nor rejected."""
+    ddb = moto.client("dynamodb")
+    topic, subject, guest = "place_play", "song-1", "us-east-1:00000000-0000-4000-8000-00000000feed"
+
+    def one(identity: str, sk: str, event: str, at: str) -> dict[str, Any]:
+        first_ts = int(datetime.fromisoformat(at).timestamp() * 1000)
+        item = envelope.item(
+            identity=identity, sk=sk, topic=topic, subject=subject, count=1, first_ts=first_ts, last_ts=first_ts,
+            events=json.dumps([[event, 0, {}]]), index_shards=8,
+        )  # fmt: skip
+        return {**item, envelope.GSI_SORT_KEY: {"S": f"{at[:-6]}.000Z#place"}}
+
+    honest = "us-east-1:00000000-0000-4000-8000-000000000001"
+    items = [one(honest, "2026-01-01T00:00:01.000Z#H1", "h1", "2026-01-01T00:00:01+00:00")]
+    items += [one(guest, f"2026-01-01T00:00:02.000Z#G{n}", f"g{n}", "2026-01-01T00:00:02+00:00") for n in range(10)]
+    items += [one(honest, "2026-01-01T00:00:03.000Z#H2", "h2", "2026-01-01T00:00:03+00:00")]
+    for item in items:
+        ddb.put_item(TableName=aws.table_name, Item=item)
+    reads = iter(range(1000))
+
+    def unreachable_at_the_fourth_read(**_: Any) -> None:
+        if next(reads) == 3:
+            raise EndpointConnectionError(endpoint_url=aws.endpoint)
+
+    hook_the_export(monkeypatch, before_call__dynamodb__BatchGetItem=unreachable_at_the_fourth_read)
+    out, checkpoint = tmp_path / "place.jsonl", tmp_path / "place.checkpoint"
+    argv = ["--table", aws.table_name, "--endpoint-url", aws.endpoint, "--topic", topic, "--subject", subject]
+    argv += ["--page-size", "1", "--output", str(out), "--checkpoint", str(checkpoint), "--quiet"]
+    assert export_module.main(argv) == 1
+    assert [r["event_id"] for r in jsonl(out.read_text())] == ["h1", "g0", "g1"]
+    assert export_module.main(argv) == 0
+    rows = [r["event_id"] for r in jsonl(out.read_text())]
+    assert sorted(rows[1:-1]) == [f"g{n}" for n in range(10)] and (rows[0], rows[-1], len(rows)) == ("h1", "h2", 12)
+
+
 @pytest.mark.parametrize(
     ("new_time", "page_size"), [(False, "100"), (False, "1"), (True, "100")], ids=["same-time", "page-1", "new-time"]
 )
