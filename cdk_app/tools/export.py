@@ -51,10 +51,9 @@ COLUMNS = ("event_id", "time", "ts_ms", "topic", "subject", "identity", "envelop
 REQUIRED_ACTIONS = ("dynamodb:DescribeTable", "dynamodb:Query", "dynamodb:Scan", "dynamodb:BatchGetItem")
 # Index shards read at once: botocore keeps 10 connections per client (more would be opened and thrown away).
 INDEX_READERS = 10
-# Items turned into rows and written at a time, and the most index entries fetched as one page (one
-# BatchGetItem): forged items of up to 400 KB and EVENTS_MAX events each stay a bounded amount of memory.
-ITEMS_AT_ONCE = 25
-INDEX_PAGE_MAX = 100  # BatchGetItem's most keys
+# The most index entries fetched as one page (one BatchGetItem's most keys). Items are turned into rows one at a
+# time: a forged one of 400 KB holds up to EVENTS_MAX events, and 25 of nested data at once took 680 MB.
+INDEX_PAGE_MAX = 100
 # Items at one place in the index order a checkpoint remembers (honest envelopes each have their own place).
 PLACE_KEYS_SAVED = 1_000
 UNPROCESSED_BACKOFF_MAX = 2.0  # seconds, the longest wait before asking again for keys BatchGetItem handed back
@@ -197,6 +196,8 @@ class Writer:
                 self.csv.writerow({k: cell(json_text(v) if k == "data" else v) for k, v in row.items()})
             else:
                 self.out.write(json_text(row) + "\n")
+
+    def flush(self) -> None:
         self.out.flush()
 
 
@@ -220,6 +221,9 @@ class Rejects:
     def write(self, skipped: list[tuple[dict[str, Any], str]]) -> None:
         if self.out:
             self.out.writelines(reject_line(item, why) for item, why in skipped)
+
+    def flush(self) -> None:
+        if self.out:
             self.out.flush()
 
     def close(self, total: int, *, whole: bool = True) -> None:
@@ -487,10 +491,10 @@ def run(args: argparse.Namespace) -> int:
             if stop.is_set():
                 return  # interrupted: this page is not written, so the checkpoint still points before it
             with checkpoint.lock:
-                # A few items at a time: an envelope may hold up to EVENTS_MAX events, so a page's rows at once
+                # One item at a time: an envelope may hold up to EVENTS_MAX events, so a page's rows at once
                 # could be millions (forged items of tiny events).
-                for i in range(0, len(items), ITEMS_AT_ONCE):
-                    rows, skipped = sort_out(items[i : i + ITEMS_AT_ONCE], *found_under)
+                for item in items:
+                    rows, skipped = sort_out([item], *found_under)
                     rows = [row for row in rows if in_range(row, args.since, args.until)]
                     writer.write(rows)
                     rejects.write(skipped)
@@ -498,7 +502,9 @@ def run(args: argparse.Namespace) -> int:
                     checkpoint.rejected += len(skipped)
                     progress.update(len(rows))
                 checkpoint.segments[name] = last
-                # Both files are flushed: what they hold now is what this checkpoint accounts for.
+                # Both files flushed: what they hold now is what this checkpoint accounts for.
+                writer.flush()
+                rejects.flush()
                 checkpoint.sizes = {
                     which: os.fstat(f.fileno()).st_size
                     for which, f in (("output", out), ("rejects", rejects.out))
