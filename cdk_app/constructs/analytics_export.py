@@ -48,7 +48,7 @@ event AS (
   FROM envelope
   CROSS JOIN UNNEST(events) AS t(e)
   WHERE regexp_like(topic, '^<TOPIC_PATTERN>$') AND first_ts IS NOT NULL AND event_count = cardinality(events)
-    AND (subject IS NULL OR (length(subject) <= <SUBJECT_MAX> AND NOT regexp_like(subject, '[\x00-\x1f\x7f]')))
+    AND (subject IS NULL OR (length(subject) <= <SUBJECT_MAX> AND NOT regexp_like(subject, '[\\x00-\\x1f\\x7f]')))
 )
 SELECT
   json_extract_scalar(e, '$[0]') AS event_id,
