@@ -364,20 +364,23 @@ class Exporter:
             # place in the order (gsi1sk is its sk): the second is skipped, in this page or the next.
             place: tuple[str, str] | None = after
             keys_here: set[tuple[str, str]] = set(written_there or ())
+            # What a checkpoint keeps of them: the first PLACE_KEYS_SAVED (past them, a resume writes a guest's
+            # items at that place again), added to as they come, never sorted (a guest may put millions there).
+            saved = [list(k) for k in keys_here][:PLACE_KEYS_SAVED]
             for entry in heapq.merge(*shards, key=_index_order):
                 order = _index_order(entry)
                 if after and (order < after or (order == after and written_there is None)):
                     continue
                 if order != place:
-                    place, keys_here = order, set()
+                    place, keys_here, saved = order, set(), []
                 if _key(entry) in keys_here:
                     continue
                 keys_here.add(_key(entry))
+                if len(saved) < PLACE_KEYS_SAVED:
+                    saved.append(list(_key(entry)))
                 batch.append(entry)
                 if len(batch) == min(self.args.page_size, INDEX_PAGE_MAX):
-                    # At most PLACE_KEYS_SAVED keys: past them, a resume writes a guest's items at that place again.
-                    saved = sorted(keys_here)[:PLACE_KEYS_SAVED]
-                    yield self.full_items(batch), [*order, [list(k) for k in saved]]
+                    yield self.full_items(batch), [*order, saved.copy()]  # as it is now: it grows on
                     batch = []
             yield self.full_items(batch), None
         finally:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from cdk_app.tools.export import REQUIRED_ACTIONS, Checkpoint, Exporter, parse_time
+from cdk_app.tools.export import PLACE_KEYS_SAVED, REQUIRED_ACTIONS, Checkpoint, Exporter, parse_time
 from cdk_app.tools.session import ToolError
 from tests.helpers import ROOT, Deployment, managed_policy
 
@@ -118,3 +118,35 @@ def test_index_entries_keep_their_order_whatever_the_items_now_hold() -> None:
 )
 def test_until_reaches_the_last_millisecond_of_what_it_names(until: str, last: str) -> None:
     assert parse_time(until, flag="--until", end=True) == last
+
+
+class _OnePlace:
+    """An index where a guest gave ``n`` of its items one place (the same gsi1sk under its pk), in shard 3."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def query(self, **request: Any) -> dict[str, Any]:
+        if not request["ExpressionAttributeValues"][":key"]["S"].endswith("#3"):
+            return {"Items": []}
+        start = int(request.get("ExclusiveStartKey", {}).get("i", 0))
+        end = min(self.n, start + request["Limit"])
+        items = [
+            {"pk": {"S": "us-east-1:guest"}, "sk": {"S": f"G{i:09d}"}, "gsi1sk": {"S": "2026-01-01T00:00:02.000Z#p"}}
+            for i in range(start, end)
+        ]
+        return {"Items": items, **({"LastEvaluatedKey": {"i": end}} if end < self.n else {})}
+
+    def batch_get_item(self, RequestItems: dict[str, Any]) -> dict[str, Any]:
+        return {"Responses": {name: request["Keys"] for name, request in RequestItems.items()}}
+
+
+def test_a_checkpoint_keeps_the_first_items_written_at_its_place() -> None:
+    """What a rerun skips at the place it resumes from; at most PLACE_KEYS_SAVED of them (a guest may put millions
+    there: sorting them all on every page made the export quadratic)."""
+    args = argparse.Namespace(topic="t", subject="s", since=None, until=None, page_size=100)
+    positions = [last for _, last in Exporter(_OnePlace(2_500), "T", args).index_pages(None)]
+    assert len(positions) == 26 and positions[-1] is None
+    for page, (gsi1sk, pk, saved) in enumerate(positions[:-1], start=1):
+        assert (gsi1sk, pk) == ("2026-01-01T00:00:02.000Z#p", "us-east-1:guest")
+        assert saved == [["us-east-1:guest", f"G{i:09d}"] for i in range(min(page * 100, PLACE_KEYS_SAVED))]
