@@ -69,7 +69,9 @@ def parse_time(value: str, *, flag: str, end: bool = False) -> str:
     """ISO-8601 date or time, in UTC unless it says otherwise, as the table's sort-key prefix. With ``end`` (the
     inclusive --until), the last millisecond of what it names: a date, the whole day; 10:00, the whole minute."""
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        # A date with a zone and no time: fromisoformat would read the zone as the time (2026-11-30+05:00 as 05:00).
+        text = _DATE_AND_ZONE.sub(r"\1T00:00\2", value.strip().replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(text)
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=UTC)
         parsed = parsed.astimezone(UTC)
@@ -86,6 +88,7 @@ def parse_time(value: str, *, flag: str, end: bool = False) -> str:
     return parsed.strftime("%Y-%m-%dT%H:%M:%S.") + f"{parsed.microsecond // 1000:03d}Z"
 
 
+_DATE_AND_ZONE = re.compile(r"^(\d{4}-?\d{2}-?\d{2}|\d{4}-?W\d{2}(?:-?\d)?)([+-]\d{2}(?::?\d{2})?)$")
 # A date, then an hour, minutes, seconds and a fraction, each optional from the right; then Z or an offset.
 _PRECISION = re.compile(r"\d{4}-?\d{2}-?\d{2}(?:[T ](\d{2})(?::?(\d{2})(?::?(\d{2})(?:[.,](\d+))?)?)?)?(?:Z|[+-].+)?")
 
@@ -100,9 +103,10 @@ def _span(value: str) -> timedelta:
     text = value.strip()
     week = _WEEK.match(text)
     if week:
-        if not week[1]:
+        rest = text[week.end() :]
+        if not week[1] and re.fullmatch(r"(?:Z|[+-].+)?", rest):
             return timedelta(weeks=1)
-        text = "2000-01-01" + text[week.end() :]  # one day of it: as precise as a date with what follows
+        text = "2000-01-01" + rest  # a day of it, or its Monday at a time: as precise as a date with what follows
     match = _PRECISION.fullmatch(text)
     if not match:  # another form fromisoformat reads: as it reads
         return timedelta(milliseconds=1)

@@ -114,6 +114,11 @@ def test_index_entries_keep_their_order_whatever_the_items_now_hold() -> None:
         ("2026W48", "2026-11-29T23:59:59.999Z"),
         ("2026-W48-7", "2026-11-29T23:59:59.999Z"),
         ("2026-W48-1T12", "2026-11-23T12:59:59.999Z"),
+        ("2026-W48T12", "2026-11-23T12:59:59.999Z"),  # its Monday at 12: was read as a whole week from then
+        # A date with a zone and no time is that day in that zone (fromisoformat read the zone as a time of day).
+        ("2026-11-30+05:00", "2026-11-30T18:59:59.999Z"),
+        ("2026-11-30Z", "2026-11-30T23:59:59.999Z"),
+        ("2026-W48-7-05:00", "2026-11-30T04:59:59.999Z"),
     ],
 )
 def test_until_reaches_the_last_millisecond_of_what_it_names(until: str, last: str) -> None:
@@ -150,3 +155,8 @@ def test_a_checkpoint_keeps_the_first_items_written_at_its_place() -> None:
     for page, (gsi1sk, pk, saved) in enumerate(positions[:-1], start=1):
         assert (gsi1sk, pk) == ("2026-01-01T00:00:02.000Z#p", "us-east-1:guest")
         assert saved == [["us-east-1:guest", f"G{i:09d}"] for i in range(min(page * 100, PLACE_KEYS_SAVED))]
+
+
+def test_since_a_date_with_a_zone_starts_at_its_midnight_there() -> None:
+    assert parse_time("2026-11-30+05:00", flag="--since") == "2026-11-29T19:00:00.000Z"
+    assert parse_time("20261130-0130", flag="--since") == "2026-11-30T01:30:00.000Z"
