@@ -9,6 +9,7 @@ not an envelope the tracker writes is skipped, counted on stderr and kept in a r
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import heapq
 import itertools
@@ -167,6 +168,17 @@ class Checkpoint:
         """Where a checkpoint is written before it replaces the last one."""
         return path.with_suffix(path.suffix + ".tmp")
 
+    def check_writable(self) -> None:
+        """ToolError now if the checkpoint could not be saved (a missing folder, no permission); leaves nothing."""
+        if self.path is None:
+            return
+        temporary = self.temporary(self.path)
+        try:
+            temporary.write_text("")
+            temporary.unlink()
+        except OSError as err:
+            raise ToolError(f"cannot write --checkpoint {self.path}: {err.strerror or err}") from None
+
     def save(self) -> None:
         if self.path is None:
             return
@@ -178,15 +190,37 @@ class Checkpoint:
             "rejected": self.rejected,
             "sizes": self.sizes,
         }
-        temporary.write_text(json.dumps(saved))
-        temporary.replace(self.path)  # atomic: an interruption never leaves half a checkpoint
+        try:
+            temporary.write_text(json.dumps(saved))
+            temporary.replace(self.path)  # atomic: an interruption never leaves half a checkpoint
+        except OSError as err:
+            raise ToolError(f"cannot write --checkpoint {self.path}: {err.strerror or err}") from None
+
+
+class WriteFailed(Exception):
+    """Writing ``name`` failed (a full disk, a file past its size limit)."""
+
+    def __init__(self, name: str, err: OSError) -> None:
+        super().__init__(f"cannot write {name}: {err.strerror or err}")
+
+
+@contextlib.contextmanager
+def writing(name: str) -> Iterator[None]:
+    """Names the file an OSError came from (a closed pipe is main()'s to handle)."""
+    try:
+        yield
+    except BrokenPipeError:
+        raise
+    except OSError as err:
+        raise WriteFailed(name, err) from None
 
 
 class Writer:
     """Rows as JSON Lines (exact) or CSV (cells neutralised for spreadsheets), flushed before every checkpoint."""
 
-    def __init__(self, out: IO[str], fmt: str, *, header: bool) -> None:
+    def __init__(self, out: IO[str], fmt: str, *, header: bool, name: str) -> None:
         self.out = out
+        self.name = name  # for errors: the --output file, or stdout
         self.fmt = fmt
         # Every cell quoted: a spreadsheet that splits on another separator (";" in many locales) never sees a
         # cell start inside one of ours ("t;=1+1" stays one cell).
@@ -195,14 +229,16 @@ class Writer:
             self.csv.writeheader()
 
     def write(self, rows: list[dict[str, Any]]) -> None:
-        for row in rows:
-            if self.csv:
-                self.csv.writerow({k: cell(json_text(v) if k == "data" else v) for k, v in row.items()})
-            else:
-                self.out.write(json_text(row) + "\n")
+        with writing(self.name):
+            for row in rows:
+                if self.csv:
+                    self.csv.writerow({k: cell(json_text(v) if k == "data" else v) for k, v in row.items()})
+                else:
+                    self.out.write(json_text(row) + "\n")
 
     def flush(self) -> None:
-        self.out.flush()
+        with writing(self.name):
+            self.out.flush()
 
 
 class Rejects:
@@ -224,15 +260,18 @@ class Rejects:
 
     def write(self, skipped: list[tuple[dict[str, Any], str]]) -> None:
         if self.out:
-            self.out.writelines(reject_line(item, why) for item, why in skipped)
+            with writing(str(self.path)):
+                self.out.writelines(reject_line(item, why) for item, why in skipped)
 
     def flush(self) -> None:
         if self.out:
-            self.out.flush()
+            with writing(str(self.path)):
+                self.out.flush()
 
     def close(self, total: int, *, whole: bool = True) -> None:
         if self.out:
-            self.out.close()
+            with writing(str(self.path)):
+                self.out.close()
             finish(self.partial, self.path, whole=whole)
             if self.partial and not whole:
                 return  # the file from before stays as it was
@@ -456,6 +495,7 @@ def run(args: argparse.Namespace) -> int:
         client.describe_table(TableName=args.table)
     except Exception as err:
         raise ToolError(describe_error(err, args.table, client)) from None
+    checkpoint.check_writable()  # a one-line error before any work, and before --output is touched
 
     # Without a checkpoint, rows go to a temporary file that replaces --output only once the export is whole: a
     # failure part-way leaves the file that was there before as it was. (With one, --output is the resumable
@@ -481,7 +521,7 @@ def run(args: argparse.Namespace) -> int:
             out.close()
         finish(partial, args.output, whole=False)
         raise
-    writer = Writer(out, fmt, header=not resuming)
+    writer = Writer(out, fmt, header=not resuming, name=str(args.output) if args.output else "stdout")
     # An index query must find only envelopes of the topic and subject it asked for.
     found_under = (args.topic, args.subject) if args.topic is not None else (None, None)
     exporter = Exporter(client, args.table, args)
@@ -533,23 +573,22 @@ def run(args: argparse.Namespace) -> int:
         whole = True
     except (ClientError, BotoCoreError) as err:
         failure = ToolError(describe_error(err, args.table, client) + _resume_hint(args))
-    except OSError as err:  # a full disk, a file grown past its limit (a closed pipe is main()'s)
-        if isinstance(err, BrokenPipeError):
-            raise
-        failure = _write_failure(err, args)
+    except WriteFailed as err:  # a full disk, a file grown past its limit
+        failure = ToolError(f"{err}{_resume_hint(args)}")
     finally:
         progress.close()
         # Each file is closed (a close flushes, and may fail too), and the temporary ones put in place or dropped,
         # whatever failed before.
         try:
             if out is not sys.stdout:
-                out.close()
-        except OSError as err:
-            whole, failure = False, failure or _write_failure(err, args)
+                with writing(str(args.output)):
+                    out.close()
+        except WriteFailed as err:
+            whole, failure = False, failure or ToolError(f"{err}{_resume_hint(args)}")
         try:
             rejects.close(checkpoint.rejected, whole=whole)
-        except OSError as err:
-            whole, failure = False, failure or _write_failure(err, args)
+        except WriteFailed as err:
+            whole, failure = False, failure or ToolError(f"{err}{_resume_hint(args)}")
             finish(rejects.partial, rejects.path, whole=False)
         finish(partial, args.output, whole=whole)
     if failure:
@@ -597,11 +636,6 @@ def rejects_path(args: argparse.Namespace) -> Path | None:
     if args.rejects is not None:
         return Path(args.rejects)
     return args.output.with_name(args.output.name + ".rejects.jsonl") if args.output else None
-
-
-def _write_failure(err: OSError, args: argparse.Namespace) -> ToolError:
-    files = " and ".join(str(p) for p in (args.output, rejects_path(args)) if p) or "stdout"
-    return ToolError(f"cannot write {files}: {err.strerror or err}" + _resume_hint(args))
 
 
 def _resume_hint(args: argparse.Namespace) -> str:

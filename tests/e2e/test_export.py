@@ -275,7 +275,7 @@ def test_a_full_disk_is_one_line_and_leaves_the_files_from_before(
         command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False, preexec_fn=full_disk
     )
     assert result.returncode == 1, result.stderr
-    assert result.stderr == f"putonly-export: cannot write {out} and {out}.rejects.jsonl: File too large\n"
+    assert result.stderr == f"putonly-export: cannot write {out}: File too large\n"
     assert out.read_text() == "the last good export\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["visitor.jsonl"], "no temporary file left behind"
 
@@ -739,6 +739,9 @@ def test_rejects_are_reported_even_when_quiet(hostile: dict[str, Any]) -> None:
         (["--rejects", "/"], 1, "putonly-export: cannot write --rejects /: Is a directory"),
         (["--output", "MISSING/out.jsonl"], 1,
          "putonly-export: cannot write --output MISSING/out.jsonl: No such file or directory"),
+        # Before: blamed on --output and its rejects file, with a hint to rerun that failed the same way.
+        (["--output", "x.jsonl", "--checkpoint", "MISSING/ck.json"], 1,
+         "putonly-export: cannot write --checkpoint MISSING/ck.json: No such file or directory"),
         (["--output", "x.jsonl", "--rejects", "x.jsonl"], 2, "--rejects x.jsonl is also the --output file"),
         (["--output", "x.jsonl", "--checkpoint", "./x.jsonl"], 2, "--checkpoint x.jsonl is also the --output file"),
         (["--output", "x.jsonl", "--checkpoint", "x.jsonl.rejects.jsonl"], 2,
