@@ -16,7 +16,7 @@ ARGS ?=
 VENV_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 WEB_STAMP := web_assets/node_modules/.installed
-WEB_SRC := $(wildcard web_assets/src/*) web_assets/build.mjs web_assets/package-lock.json
+WEB_SRC := $(wildcard web_assets/src/*) web_assets/build.mjs web_assets/bundle.mjs web_assets/package-lock.json
 
 .PHONY: help setup web synth demo bench smoke test lint format deploy diff destroy clean chromium
 

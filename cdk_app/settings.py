@@ -7,6 +7,7 @@ raises :class:`SettingsError` with one line naming the key, the value and what i
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields
@@ -16,10 +17,11 @@ DEFAULT_ENV = "dev"
 
 # An origin as a browser sends it in its Origin header, which CORS compares byte for byte: lower case, no path,
 # no default port.
-_ORIGIN = re.compile(r"^(https?)://(\[[0-9a-f:]+\]|[a-z0-9]([a-z0-9.-]*[a-z0-9])?)(?::([0-9]{1,5}))?$")
+_ORIGIN = re.compile(r"^(https?)://(\[([0-9a-f:]+)\]|[a-z0-9]([a-z0-9.-]*[a-z0-9])?)(?::([1-9][0-9]{0,4}))?$")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # An environment's name goes into its stacks' names (PutOnly-<env>-Data), which CloudFormation limits to these.
-_ENV_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,40}$")
+# Lower case: the Glue database and Athena workgroup names are lower-cased (Prod and prod would share them).
+_ENV_NAME = re.compile(r"^[a-z][a-z0-9-]{0,40}$")
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", re.IGNORECASE)
 _CERT_ARN = re.compile(r"^arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[0-9a-f-]{36}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -42,7 +44,16 @@ _CONSENT = ("granted", "denied")
 # proves the two equal; a pure module imports no SDK). China and GovCloud lack parts of the Site stack, and synth
 # fails there with CloudFormation errors.
 AWS_REGION_REGEX = r"^(us|eu|ap|sa|ca|me|af|il|mx)\-\w+\-\d+$"
-_REGION = re.compile(AWS_REGION_REGEX, re.ASCII)
+# Its \w takes upper case and "_" too (us-EAST-1 would fail only at deploy): names are also held to their form.
+_REGION_FORM = re.compile(r"[a-z]{2}-[a-z]+(-[a-z]+)?-[1-9][0-9]?")
+
+
+def _is_region(name: object) -> bool:
+    return (
+        isinstance(name, str)
+        and bool(re.match(AWS_REGION_REGEX, name, re.ASCII))
+        and bool(_REGION_FORM.fullmatch(name))
+    )
 
 
 # Chromium lets a page have 64 KiB of keepalive request bodies in flight, and the worker keeps its copies within
@@ -171,11 +182,16 @@ def check_context_keys(keys: Iterable[str]) -> list[str]:
     return warnings
 
 
-def _fail(env: str, key: str, value: object, allowed: str) -> SettingsError:
+def _shown(value: object) -> str:
+    """``value`` as Python writes it, cut short if long (a value of thousands of digits, say)."""
     shown = repr(value)
-    if len(shown) > 80:  # a value of thousands of digits, say
-        shown = f"{shown[:60]}... ({len(shown)} characters)"
-    return SettingsError(f"setting {key}={shown} (env {env}) is not allowed: {allowed}")
+    if len(shown) <= 80:
+        return shown
+    return f"{shown[:60]}... ({len(value) if isinstance(value, str) else len(shown)} characters)"
+
+
+def _fail(env: str, key: str, value: object, allowed: str) -> SettingsError:
+    return SettingsError(f"setting {key}={_shown(value)} (env {env}) is not allowed: {allowed}")
 
 
 def _int(env: str, key: str, value: object) -> int:
@@ -218,12 +234,24 @@ def _origins(env: str, key: str, value: object) -> tuple[str, ...]:
     for origin in value:
         if origin == "*":
             continue
-        match = _ORIGIN.match(origin)
-        # A browser never sends a default port, and CORS compares origins byte for byte.
-        port = int(match[4]) if match and match[4] else None
-        if not match or (port is not None and (not 0 < port < 65536 or port == _DEFAULT_PORTS[match[1]])):
+        if not _browser_origin(origin):
             raise _fail(env, key, origin, allowed)
     return tuple(value)
+
+
+def _browser_origin(origin: str) -> bool:
+    """Whether a browser can send ``origin`` as it is written: CORS compares origins byte for byte, and a browser
+    sends no default port, no leading zeros, an IPv6 address in its shortest form."""
+    match = _ORIGIN.match(origin)
+    if not match or ".." in origin:
+        return False
+    if match[3]:
+        try:
+            if ipaddress.IPv6Address(match[3]).compressed != match[3]:
+                return False
+        except ValueError:
+            return False
+    return match[5] is None or (int(match[5]) < 65536 and int(match[5]) != _DEFAULT_PORTS[match[1]])
 
 
 def _optional(env: str, key: str, value: object, pattern: re.Pattern[str], allowed: str) -> str | None:
@@ -250,11 +278,11 @@ def parse_settings(
         )
     env = DEFAULT_ENV if env_name in (None, "") else env_name
     if not isinstance(env, str) or env not in environments:
-        raise SettingsError(f"setting env={env!r} is not allowed: one of {', '.join(sorted(environments))}")
+        raise SettingsError(f"setting env={_shown(env)} is not allowed: one of {', '.join(sorted(environments))}")
     if not _ENV_NAME.match(env):
         raise SettingsError(
-            f"environment name {env!r} in cdk.json is not allowed: a letter, then letters, digits and hyphens "
-            "(up to 41 characters; it goes into the stack names, PutOnly-<env>-Data)"
+            f"environment name {_shown(env)} in cdk.json is not allowed: a lower-case letter, then lower-case letters, "
+            "digits and hyphens (up to 41 characters; it goes into the stack names, PutOnly-<env>-Data)"
         )
     raw = environments[env]
     if not isinstance(raw, Mapping):
@@ -277,7 +305,7 @@ def parse_settings(
         raise SettingsError(f"setting {missing[0]} (env {env}) is missing from cdk.json")
 
     region = values["region"]
-    if not isinstance(region, str) or not _REGION.match(region):
+    if not _is_region(region):
         raise _fail(
             env, "region", region, 'an AWS region name like "us-east-1" (China and GovCloud regions are not supported)'
         )

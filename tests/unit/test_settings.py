@@ -114,7 +114,18 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     ("region-nowhere", {"region": "zz-nowhere-9"}, "region='zz-nowhere-9'"),
     ("region-gov", {"region": "us-gov-west-1"}, "(China and GovCloud regions are not supported)"),
     ("region-china", {"region": "cn-north-1"}, "region='cn-north-1'"),
-    ("cap-digits", {"writeCapUnits": "9" * 5000}, "writeCapUnits='" + "9" * 59 + "... (5002 characters) (env dev)"),
+    ("cap-digits", {"writeCapUnits": "9" * 5000}, "writeCapUnits='" + "9" * 59 + "... (5000 characters) (env dev)"),
+    # botocore's pattern takes \\w: upper case and "_" passed, and failed only at deploy
+    ("region-upper", {"region": "us-EAST-1"}, "region='us-EAST-1'"),
+    ("region-underscore", {"region": "us-east_1x-1"}, "region='us-east_1x-1'"),
+    ("region-digits", {"region": "eu-west-0099"}, "region='eu-west-0099'"),
+    ("cors-port-zero", {"corsOrigins": ["https://a.example:08443"]}, "corsOrigins='https://a.example:08443'"),
+    (
+        "cors-ipv6-long",
+        {"corsOrigins": ["http://[0:0:0:0:0:0:0:1]:8080"]},
+        "corsOrigins='http://[0:0:0:0:0:0:0:1]:8080'",
+    ),
+    ("cors-dots", {"corsOrigins": ["https://a..example"]}, "corsOrigins='https://a..example'"),
     ("cap-arabic-digits", {"writeCapUnits": "\u0665\u0660\u0660"}, "writeCapUnits='\u0665\u0660\u0660'"),
     (
         "removal",
@@ -159,8 +170,15 @@ def test_bad_values_name_key_value_and_what_is_allowed(override: dict[str, Any],
 
 def test_an_environment_name_that_cannot_name_a_stack_is_refused_in_one_line() -> None:
     environments = {"staging_eu": ENVIRONMENTS["dev"]}
-    with pytest.raises(SettingsError, match=r"^environment name 'staging_eu' in cdk.json is not allowed: a letter, "):
+    with pytest.raises(
+        SettingsError, match=r"^environment name 'staging_eu' in cdk.json is not allowed: a lower-case "
+    ):
         parse_settings("staging_eu", environments)
+    # Lower case: Glue and Athena names are lower-cased, so Prod and prod would share them.
+    with pytest.raises(SettingsError, match=r"^environment name 'Prod' in cdk.json is not allowed"):
+        parse_settings("Prod", {"Prod": ENVIRONMENTS["dev"]})
+    with pytest.raises(SettingsError, match=r"^setting env='xxxxxx.*\.\.\. \(5000 characters\) is not allowed"):
+        parse_settings("x" * 5000, ENVIRONMENTS)
     assert parse_settings("staging-eu", {"staging-eu": ENVIRONMENTS["dev"]}).stack_prefix == "PutOnly-staging-eu"
 
 
