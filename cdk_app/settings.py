@@ -176,9 +176,12 @@ def check_context_keys(keys: Iterable[str]) -> list[str]:
         if key in names or key in _CDK_PLAIN_KEYS or key.startswith("@") or ":" in key:
             continue
         near = [name for name in names if name.lower() == key.lower()] or difflib.get_close_matches(key, names, 1, 0.65)
+        if not near and "env" in key.lower():  # -c environment=prod would deploy dev
+            near = ["env"]
         if near:
             raise SettingsError(f"context key {key!r} is not a setting: did you mean {near[0]}?")
-        warnings.append(f"context key {key!r} is not a setting and is ignored (settings: {', '.join(SETTING_KEYS)})")
+        settings = ", ".join(names)
+        warnings.append(f"context key {key!r} is not a setting and is ignored (settings: {settings})")
     return warnings
 
 
@@ -225,7 +228,7 @@ def _origins(env: str, key: str, value: object) -> tuple[str, ...]:
         value = [part.strip() for part in value.split(",") if part.strip()]
     allowed = (
         '"*" alone, or a non-empty list of origins as browsers send them, like "https://www.example.com" '
-        "(lower case, no path, no default port)"
+        "(lower case, no path, no default port, no leading zeros in a port, IPv6 in its shortest form)"
     )
     if not isinstance(value, list) or not value or not all(isinstance(o, str) for o in value):
         raise _fail(env, key, value, allowed)

@@ -177,11 +177,15 @@ def main(argv: list[str] | None = None) -> int:
             return check(page_url, args.duration, moto, aws)
         print("Ctrl-C to stop.", flush=True)
         started, previous = time.monotonic(), 0
+        printed = started
         while not args.duration or time.monotonic() - started < args.duration:
             time.sleep(1)
             line, events = status_line(started, scan(moto, aws), previous)
-            if events != previous or int(time.monotonic() - started) % 10 == 0:
+            # At least every 10 s: a step can take longer than a second (a scan of a big table), and then a check
+            # for a multiple of 10 s missed it.
+            if events != previous or time.monotonic() - printed >= 10:
                 print(line, flush=True)
+                printed = time.monotonic()
             previous = events
         return 0
     except KeyboardInterrupt:

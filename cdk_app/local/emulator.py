@@ -1,6 +1,6 @@
 """The local AWS: a moto server on loopback, provisioned from the synthesized templates.
 
-Known emulator gaps (see DESIGN.md): moto checks no signatures and evaluates no IAM conditions, and it
+Known emulator gaps (see README.md): moto checks no signatures and evaluates no IAM conditions, and it
 cannot create identity pools through CloudFormation, so the table and pool are created through the API.
 """
 
@@ -50,7 +50,11 @@ class MotoServer:
     def stop(self) -> None:
         if self.process:
             self.process.terminate()
-            self.process.wait(timeout=10)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # busy with a long request: it still goes
+                self.process.kill()
+                self.process.wait()
 
     def client(self, service: str) -> Any:
         return boto3.client(service, endpoint_url=self.endpoint, **FAKE_CREDENTIALS)

@@ -526,7 +526,9 @@ def run(args: argparse.Namespace) -> int:
     found_under = (args.topic, args.subject) if args.topic is not None else (None, None)
     exporter = Exporter(client, args.table, args)
     segments = range(args.segments) if args.all else [None]
-    progress = Progress(PROG, "events", enabled=not args.quiet and sys.stderr.isatty(), start=checkpoint.rows)
+    # Not when the rows go to the same terminal: the counter's carriage returns would mix into them.
+    on_terminal = sys.stderr.isatty() and (args.output is not None or not sys.stdout.isatty())
+    progress = Progress(PROG, "events", enabled=not args.quiet and on_terminal, start=checkpoint.rows)
 
     stop = threading.Event()
 
@@ -600,13 +602,13 @@ def run(args: argparse.Namespace) -> int:
             f"{PROG}: {plural(checkpoint.rows, 'event')} written" + (f" to {args.output}" if args.output else ""),
             file=sys.stderr,
         )
-        if args.identity and not checkpoint.rows and not checkpoint.rejected:
-            problem = identity_problem(args.identity)
-            when = " in that time range" if args.since or args.until else ""
-            print(
-                f"{PROG}: nothing stored for identity {args.identity}{when}" + (f"; {problem}" if problem else ""),
-                file=sys.stderr,
-            )
+    if args.identity and not checkpoint.rows and not checkpoint.rejected:  # even with --quiet: a typo, say
+        problem = identity_problem(args.identity)
+        when = " in that time range" if args.since or args.until else ""
+        print(
+            f"{PROG}: nothing stored for identity {args.identity}{when}" + (f"; {problem}" if problem else ""),
+            file=sys.stderr,
+        )
     if checkpoint.rejected:  # even with --quiet: data that was not exported
         kept = f"kept in {rejects.path}" if rejects.path else "name a file with --rejects to keep them"
         rejected = plural(checkpoint.rejected, "item")
@@ -639,7 +641,11 @@ def rejects_path(args: argparse.Namespace) -> Path | None:
 
 
 def _resume_hint(args: argparse.Namespace) -> str:
-    return f"; run the same command again to resume from {args.checkpoint}" if args.checkpoint else ""
+    if not args.checkpoint:
+        return ""
+    if not args.checkpoint.exists():
+        return "; nothing was saved to resume from, so running it again starts over"
+    return f"; run the same command again to resume from {args.checkpoint}"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -702,7 +708,7 @@ def main(argv: list[str] | None = None) -> int:
             other = files.setdefault(path.resolve(), flag)
             if other != flag:
                 p.error(f"{flag} {path} is also the {other} file")
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # as Ctrl-C: the same message, the same checkpoint
     try:
         return run(args)
     except ToolError as err:

@@ -104,8 +104,14 @@ def one_line(err: Exception) -> str:
         return NO_CREDENTIALS
     if isinstance(err, ClientError):
         error = err.response["Error"]
-        return f"{error['Code']}: {error.get('Message', '')}"
-    return " ".join(str(err).split())  # (botocore's parameter errors span lines)
+        return _flat(f"{error['Code']}: {error.get('Message', '')}")
+    return _flat(str(err))  # (botocore's parameter errors span lines)
+
+
+def _flat(text: str, limit: int = 300) -> str:
+    """One line of at most ``limit`` characters: an endpoint may answer with a whole HTML page (a wrong region)."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def describe_error(err: Exception, table: str, client: Any) -> str:
@@ -117,10 +123,10 @@ def describe_error(err: Exception, table: str, client: Any) -> str:
             where = client.meta.endpoint_url
             return f"table {table!r} not found in {client.meta.region_name} ({where})"
         if code in REFUSED:
-            return f"AWS refused the credentials ({code}): {message}"
+            return f"AWS refused the credentials ({code}): {_flat(message)}"
     if isinstance(err, ClientError | BotoCoreError):  # missing credentials too
         return one_line(err)
-    return f"{type(err).__name__}: {err}"
+    return _flat(f"{type(err).__name__}: {err}")
 
 
 class Progress:

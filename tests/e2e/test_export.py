@@ -8,12 +8,14 @@ import io
 import json
 import os
 import resource
+import select
 import signal
 import stat
 import subprocess
 import sys
 import threading
 import time
+import tty
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -280,6 +282,32 @@ def test_a_full_disk_is_one_line_and_leaves_the_files_from_before(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["visitor.jsonl"], "no temporary file left behind"
 
 
+def test_rows_on_a_terminal_come_without_the_progress_counter(aws: LocalAws, resume_visitor: set[str]) -> None:
+    """The command make demo prints, run in a terminal with no --output. Before: the counter's carriage returns went
+    to the same terminal as the rows, and mixed into them."""
+    controller, terminal = os.openpty()
+    tty.setraw(terminal)
+    command = [sys.executable, "-m", "cdk_app.tools.export", "--table", aws.table_name, "--endpoint-url", aws.endpoint]
+    command += ["--identity", "us-east-1:resume-visitor", "--page-size", "10"]
+    proc = subprocess.Popen(command, cwd=ROOT, env=ENV, stdout=terminal, stderr=terminal)
+    os.close(terminal)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(controller, 65536) if select.select([controller], [], [], 1)[0] else b""
+        except OSError:  # the terminal's other end closed: the command is done
+            break
+        if not chunk and proc.poll() is not None:
+            break
+        shown += chunk
+    os.close(controller)
+    assert proc.wait(timeout=60) == 0
+    lines = shown.decode().splitlines()
+    assert b"\r" not in shown
+    assert sorted(json.loads(line)["event_id"] for line in lines[:-1]) == sorted(resume_visitor)
+    assert lines[-1] == "putonly-export: 500 events written"
+
+
 @pytest.fixture(scope="module")
 def resume_visitor(aws: LocalAws, moto: MotoServer) -> set[str]:
     """500 one-event envelopes of one visitor, so a one-item-per-page export takes a while; their event ids."""
@@ -527,8 +555,12 @@ def test_an_identity_with_nothing_in_the_time_range_says_so(aws: LocalAws, track
     )
 
 
-def test_an_identity_with_nothing_stored_is_named_and_a_malformed_one_explained(aws: LocalAws) -> None:
-    result = export(aws, "--identity", "us-east-1:visitor-1")
+@pytest.mark.parametrize("quiet", [[], ["--quiet"]], ids=["", "quiet"])
+def test_an_identity_with_nothing_stored_is_named_and_a_malformed_one_explained(
+    aws: LocalAws, quiet: list[str]
+) -> None:
+    """Even with --quiet (before: nothing at all, exit 0), as for a scripted access request with a typo in the id."""
+    result = export(aws, "--identity", "us-east-1:visitor-1", *quiet)
     assert result.stdout == ""
     assert result.stderr.splitlines()[-1] == (
         "putonly-export: nothing stored for identity us-east-1:visitor-1; --identity 'us-east-1:visitor-1' is not a"

@@ -107,7 +107,7 @@ BAD: list[tuple[str, dict[str, Any], str]] = [
     ("cors-scheme", {"corsOrigins": ["ftp://a.example"]}, "corsOrigins='ftp://a.example'"),
     # Browsers send origins lower case and without a default port; CORS compares them byte for byte.
     ("cors-default-port", {"corsOrigins": ["https://a.example:443"]}, "corsOrigins='https://a.example:443'"),
-    ("cors-http-port", {"corsOrigins": ["http://a.example:80"]}, "(lower case, no path, no default port)"),
+    ("cors-http-port", {"corsOrigins": ["http://a.example:80"]}, "(lower case, no path, no default port, no leading"),
     ("cors-upper", {"corsOrigins": ["https://A.example"]}, "corsOrigins='https://A.example'"),
     ("cors-port-range", {"corsOrigins": ["https://a.example:99999"]}, "corsOrigins='https://a.example:99999'"),
     ("cors-dash", {"corsOrigins": ["https://-"]}, "corsOrigins='https://-'"),
@@ -258,7 +258,9 @@ def test_synth_stops_with_one_line_and_no_stack_trace(context: dict[str, Any], l
 @pytest.mark.parametrize(
     ("key", "meant"),
     [("writeCapUnit", "writeCapUnits"), ("retentiondays", "retentionDays"), ("INDEXSHARDS", "indexShards"),
-     ("corsOrigin", "corsOrigins"), ("evn", "env")],
+     ("corsOrigin", "corsOrigins"), ("evn", "env"),
+     # far from "env" by spelling, but plainly meant for it: before, a warning, and dev synthesized
+     ("environment", "env"), ("enviroment", "env")],
 )  # fmt: skip
 def test_a_misspelt_setting_stops_synth_naming_the_setting(key: str, meant: str) -> None:
     with pytest.raises(SettingsError, match=f"context key '{key}' is not a setting: did you mean {meant}[?]"):
@@ -271,6 +273,7 @@ def test_cdk_keys_pass_and_other_keys_are_warned_about() -> None:
     assert check_context_keys([*cdk_context(), *cdk_own, "writeCapUnits", "env"]) == []
     (warning,) = check_context_keys(["favouriteColour"])
     assert warning.startswith("context key 'favouriteColour' is not a setting and is ignored (settings: region, ")
+    assert warning.endswith(", analyticsExport, env)")
 
 
 def test_an_unrelated_key_is_warned_about_and_synth_goes_on(tmp_path: Any) -> None:

@@ -40,3 +40,12 @@ def test_progress_counts_on_a_terminal_and_is_silent_otherwise(capsys: pytest.Ca
     silent.close()
     assert silent.count == 8
     assert capsys.readouterr().err == ""
+
+
+def test_an_error_page_from_the_endpoint_is_one_short_line() -> None:
+    """A wrong region against a local endpoint answered with a whole HTML page, printed line for line."""
+    page = "<!doctype html>\n<html lang=en>\n<title>500 Internal Server Error</title>\n" + "<p>" + "x" * 1000 + "</p>\n"
+    err = ClientError({"Error": {"Code": "500", "Message": page}}, "Scan")
+    line = one_line(err)
+    assert line.startswith("500: <!doctype html> <html lang=en> <title>500 Internal Server Error</title>")
+    assert "\n" not in line and len(line) == 300 and line.endswith("...")
