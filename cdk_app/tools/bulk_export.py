@@ -16,7 +16,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from cdk_app.tools.session import Parser, ToolError, add_aws_arguments, one_line, session
+from cdk_app.tools.session import Parser, ToolError, add_aws_arguments, describe_error, one_line, session
 
 PROG = "putonly-bulk-export"
 
@@ -51,7 +51,10 @@ def run(args: argparse.Namespace) -> int:
     ddb = aws.client("dynamodb", endpoint_url=args.endpoint_url)
     s3 = aws.client("s3", endpoint_url=args.endpoint_url)
     glue = aws.client("glue", endpoint_url=args.endpoint_url)
-    table_arn = ddb.describe_table(TableName=args.table)["Table"]["TableArn"]
+    try:
+        table_arn = ddb.describe_table(TableName=args.table)["Table"]["TableArn"]
+    except (ClientError, BotoCoreError) as err:  # where it was looked for, as the other commands say
+        raise ToolError(describe_error(err, args.table, ddb)) from None
     # Before the export (which is billed): where it goes, and where it will be read from, must exist.
     try:
         s3.head_bucket(Bucket=args.bucket)

@@ -102,6 +102,13 @@ def test_bad_flags_are_one_line(aws: LocalAws, args: list[str], code: int, messa
     assert line.startswith("putonly-bulk-export: ") and message in line
 
 
+def test_a_missing_table_says_where_it_was_looked_for(aws: LocalAws) -> None:
+    """As putonly-export says it. Before: AWS's own words, without the region or endpoint."""
+    result = bulk_export(aws, "--table", "Nope")
+    assert result.returncode == 1
+    assert result.stderr == f"putonly-bulk-export: table 'Nope' not found in us-east-1 ({aws.endpoint})\n"
+
+
 def test_without_its_glue_table_nothing_is_exported(moto: MotoServer, aws: LocalAws) -> None:
     """Before: the (billed) export of the whole table started, and only then did the Glue table turn out missing."""
     s3 = moto.client("s3")
