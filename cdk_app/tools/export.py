@@ -12,7 +12,6 @@ import argparse
 import contextlib
 import csv
 import heapq
-import itertools
 import json
 import os
 import random
@@ -170,19 +169,9 @@ class Checkpoint:
 
     def check_writable(self) -> None:
         """ToolError now if the checkpoint could not be saved (a missing folder, no permission); leaves nothing."""
-        if self.path is None:
-            return
-        temporary = self.temporary(self.path)
-        try:
-            temporary.write_text("")
-            temporary.unlink()
-        except OSError as err:
-            raise ToolError(f"cannot write --checkpoint {self.path}: {err.strerror or err}") from None
+        self._write("", keep=False)
 
     def save(self) -> None:
-        if self.path is None:
-            return
-        temporary = self.temporary(self.path)
         saved = {
             "selection": self.selection,
             "segments": self.segments,
@@ -190,9 +179,17 @@ class Checkpoint:
             "rejected": self.rejected,
             "sizes": self.sizes,
         }
+        self._write(json.dumps(saved), keep=True)
+
+    def _write(self, text: str, *, keep: bool) -> None:
+        """Writes the temporary file, then puts it in the checkpoint's place (atomic: an interruption never leaves
+        half a checkpoint), or removes it."""
+        if self.path is None:
+            return
+        temporary = self.temporary(self.path)
         try:
-            temporary.write_text(json.dumps(saved))
-            temporary.replace(self.path)  # atomic: an interruption never leaves half a checkpoint
+            temporary.write_text(text)
+            temporary.replace(self.path) if keep else temporary.unlink()
         except OSError as err:
             raise ToolError(f"cannot write --checkpoint {self.path}: {err.strerror or err}") from None
 
@@ -270,8 +267,12 @@ class Rejects:
 
     def close(self, total: int, *, whole: bool = True) -> None:
         if self.out:
-            with writing(str(self.path)):
-                self.out.close()
+            try:
+                with writing(str(self.path)):
+                    self.out.close()
+            except WriteFailed:
+                finish(self.partial, self.path, whole=False)
+                raise
             finish(self.partial, self.path, whole=whole)
             if self.partial and not whole:
                 return  # the file from before stays as it was
@@ -455,15 +456,15 @@ class Exporter:
         # eventually consistent read could miss it (an entry with no item is taken as deleted) or find an older
         # copy with fewer events.
         pending: dict[str, Any] = {self.table: {"Keys": keys, "ConsistentRead": True}} if keys else {}
-        for attempt in itertools.count():
-            if not pending:
-                break
+        attempt = 0
+        while pending:
             if attempt:  # throttled: DynamoDB handed some keys back; ask again after a jittered backoff
                 time.sleep(random.uniform(0, min(UNPROCESSED_BACKOFF_MAX, 0.05 * 2**attempt)))  # noqa: S311 (jitter)
             reply = self.client.batch_get_item(RequestItems=pending)
             for item in reply["Responses"].get(self.table, []):
                 found[_key(item)] = item
             pending = reply.get("UnprocessedKeys") or {}
+            attempt += 1
         return [found[k] for k in order if k in found]
 
 
@@ -588,10 +589,9 @@ def run(args: argparse.Namespace) -> int:
         except WriteFailed as err:
             whole, failure = False, failure or ToolError(f"{err}{_resume_hint(args)}")
         try:
-            rejects.close(checkpoint.rejected, whole=whole)
+            rejects.close(checkpoint.rejected, whole=whole)  # which drops its temporary file if it fails
         except WriteFailed as err:
             whole, failure = False, failure or ToolError(f"{err}{_resume_hint(args)}")
-            finish(rejects.partial, rejects.path, whole=False)
         finish(partial, args.output, whole=whole)
     if failure:
         raise failure
